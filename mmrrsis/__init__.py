@@ -1,0 +1,13 @@
+# Copyright (c) mmrrsis contributors. All rights reserved.
+"""mmrrsis: Referring Remote Sensing Image Segmentation on MMSegmentation 1.x.
+
+``import mmrrsis`` registers every component into MMSeg's registries.
+"""
+from .utils.dependency import check_mm_versions
+from .version import __version__, version_info
+
+check_mm_versions()  # a clear ImportError naming the fix instead of mmseg's assert
+
+from . import datasets, evaluation, models, visualization  # noqa: E402,F401
+
+__all__ = ['__version__', 'version_info']

@@ -18,7 +18,8 @@ def refer_split_match(ref_split: str, split: str) -> bool:
 
     ``'train'``/``'val'`` (and any other plain name) match exactly; ``'test'`` matches every split
     containing ``'test'`` (``testA``, ``testB`` ...); ``'testA'``/``'testB'``/``'testC'`` match
-    every split containing their letter (so ``testAB`` counts for both); ``'testAB'`` etc. match exactly.
+    every split containing their letter (so ``testAB`` counts for both); ``'testAB'`` etc.
+    match exactly.
     """
     if split in ('testA', 'testB', 'testC'):
         return split[-1] in ref_split

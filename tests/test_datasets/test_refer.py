@@ -54,8 +54,8 @@ def _write_refer(root, dataset='rrsisd', h=20, w=30):
     refs = [
         dict(ref_id=10, image_id=1, ann_id=1, split='train', file_name='00001.jpg',
              category_id=15, sent_ids=[100, 101],
-             sentences=[dict(raw='The storage tank on the left', sent='the storage tank on the left',
-                             sent_id=100, tokens=[]),
+             sentences=[dict(raw='The storage tank on the left',
+                             sent='the storage tank on the left', sent_id=100, tokens=[]),
                         dict(raw='left tank', sent='left tank', sent_id=101, tokens=[])]),
         dict(ref_id=20, image_id=2, ann_id=2, split='testA', file_name='00002.jpg',
              sent_ids=[200], sentences=[dict(raw='plane', sent='plane', sent_id=200)]),

@@ -1,5 +1,5 @@
 # Copyright (c) mmrrsis contributors. All rights reserved.
-from typing import Optional, Sequence, Union
+from typing import Optional, Union
 
 import cv2
 import numpy as np

@@ -1,0 +1,1 @@
+# Copyright (c) mmrrsis contributors. All rights reserved.

@@ -37,6 +37,10 @@ REFSEGRS_CATEGORIES: Tuple[str, ...] = (
     'road', 'vehicle', 'car', 'van', 'building', 'truck', 'trailer', 'bus', 'road marking',
     'bikeway', 'sidewalk', 'tree', 'low vegetation', 'impervious surface')
 
+#: Categories of the embedded synthetic set (``mmrrsis.datasets.synthetic``).
+SYNTH_CATEGORIES: Tuple[str, ...] = ('road', 'vehicle', 'building', 'storage tank', 'tree',
+                                     'field', 'pond')
+
 _HFLIP_PAIRS = (('left', 'right'), ('leftmost', 'rightmost'), ('west', 'east'),
                 ('western', 'eastern'), ('westernmost', 'easternmost'))
 _VFLIP_PAIRS = (('top', 'bottom'), ('upper', 'lower'), ('north', 'south'),

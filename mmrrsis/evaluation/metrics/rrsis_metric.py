@@ -10,13 +10,14 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 from mmseg.registry import METRICS
 
-from mmrrsis.utils.text import (REFSEGRS_CATEGORIES, RRSISD_CATEGORIES, match_category,
-                                normalize_category)
+from mmrrsis.utils.text import (REFSEGRS_CATEGORIES, RRSISD_CATEGORIES, SYNTH_CATEGORIES,
+                                match_category, normalize_category)
 
 #: Category presets accepted by ``RRSISMetric(categories=...)``.
 CATEGORY_PRESETS: Dict[str, Tuple[str, ...]] = {
     'refsegrs': tuple(REFSEGRS_CATEGORIES),
     'rrsisd': tuple(RRSISD_CATEGORIES.values()),
+    'synth': SYNTH_CATEGORIES,
 }
 
 SIZE_BUCKETS = ('small', 'medium', 'large')

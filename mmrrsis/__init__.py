@@ -8,6 +8,6 @@ from .version import __version__, version_info
 
 check_mm_versions()  # a clear ImportError naming the fix instead of mmseg's assert
 
-from . import datasets, evaluation, models, visualization  # noqa: E402,F401
+from . import datasets, engine, evaluation, models, visualization  # noqa: E402,F401
 
 __all__ = ['__version__', 'version_info']

@@ -17,6 +17,7 @@ def register_all_modules(init_default_scope_: bool = True) -> None:
     import mmseg.visualization  # noqa: F401,F811
 
     import mmrrsis.datasets  # noqa: F401,F811
+    import mmrrsis.engine  # noqa: F401,F811
     import mmrrsis.evaluation  # noqa: F401,F811
     import mmrrsis.models  # noqa: F401,F811
     import mmrrsis.visualization  # noqa: F401,F811

@@ -1,0 +1,188 @@
+# Copyright (c) mmrrsis contributors. All rights reserved.
+import copy
+import os
+import os.path as osp
+from typing import List, Optional, Sequence, Union
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.dataset import Compose, pseudo_collate
+from mmengine.registry import init_default_scope
+
+ImageType = Union[str, np.ndarray]
+
+_DROP_AT_INFERENCE = ('LoadRRSISAnnotations', 'LoadAnnotations', 'SetOriShapeToImgShape',
+                      'RandomTextFlip', 'RandomFlip', 'RandomBlackBoxes')
+
+
+class RRSISInferencer:
+    """Image(s) + expression(s) -> binary masks, with optional overlays.
+
+    Example::
+
+        >>> from mmrrsis.apis import RRSISInferencer
+        >>> inferencer = RRSISInferencer('configs/lavt/xxx.py', 'work_dirs/xxx/best.pth')
+        >>> out = inferencer('demo.tif', 'the storage tank on the left', out_dir='vis/')
+        >>> out['masks'][0].shape  # (H, W) uint8 {0, 1} at the image's size
+
+    The test pipeline of the config is reused without annotation loading; masks are returned
+    at the original image size (MMSeg's ``postprocess_result``), whatever protocol the config
+    evaluates with.
+
+    Checkpoints are Runner checkpoints (or plain state dicts) loaded with
+    ``torch.load(weights_only=False)``, because MMEngine checkpoints hold pickled objects:
+    **only load checkpoints you trust**.
+
+    Args:
+        model (str | Config): Config file or object.
+        weights (str, optional): Checkpoint. Without it the model keeps ``init_weights()``
+            weights (useful for smoke tests only).
+        device (str): ``'cpu'``, ``'cuda'`` ... Defaults to ``'cpu'``.
+        cfg_options (dict, optional): Overrides merged into the config.
+    """
+
+    def __init__(self,
+                 model: Union[str, Config],
+                 weights: Optional[str] = None,
+                 device: str = 'cpu',
+                 cfg_options: Optional[dict] = None) -> None:
+        import mmrrsis  # noqa: F401  (registers the components)
+        from mmseg.registry import MODELS
+        cfg = Config.fromfile(model) if isinstance(model, str) else copy.deepcopy(model)
+        if cfg_options:
+            cfg.merge_from_dict(cfg_options)
+        init_default_scope(cfg.get('default_scope', 'mmseg'))
+        self.cfg = cfg
+        model_cfg = copy.deepcopy(cfg.model)
+        model_cfg.train_cfg = None
+        if weights is not None:
+            self._strip_pretrained(model_cfg)
+        self.model = MODELS.build(model_cfg)
+        if weights is None:
+            self.model.init_weights()
+        else:
+            if not osp.isfile(weights):
+                raise FileNotFoundError(f'Checkpoint not found: {weights}')
+            ckpt = torch.load(weights, map_location='cpu', weights_only=False)
+            state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
+            missing, unexpected = self.model.load_state_dict(state, strict=False)
+            if missing:
+                raise RuntimeError(f'{weights} does not fit the model of the config: '
+                                   f'{len(missing)} missing keys, e.g. {missing[:5]}')
+        self.model.to(device).eval()
+        # keep predictions at the original size for users
+        self.model.test_cfg = copy.deepcopy(self.model.test_cfg)
+        self.model.test_cfg['eval_at_input_res'] = False
+        self.device = device
+        pipeline = [t for t in cfg.test_dataloader.dataset.pipeline
+                    if t['type'] not in _DROP_AT_INFERENCE]
+        self._file_pipeline = Compose(pipeline)
+        array_pipeline = copy.deepcopy(pipeline)
+        array_pipeline[0] = dict(type='LoadImageFromNDArray')
+        self._array_pipeline = Compose(array_pipeline)
+        self._visualizer = None
+
+    @staticmethod
+    def _strip_pretrained(cfg) -> None:
+        """Weights come from the checkpoint: do not look for pretrained files."""
+        if isinstance(cfg, dict):
+            for key in list(cfg):
+                if key == 'init_cfg':
+                    cfg[key] = None
+                elif key == 'pretrained':
+                    cfg[key] = False if isinstance(cfg[key], bool) else None
+                else:
+                    RRSISInferencer._strip_pretrained(cfg[key])
+        elif isinstance(cfg, (list, tuple)):
+            for c in cfg:
+                RRSISInferencer._strip_pretrained(c)
+
+    def _prepare(self, image: ImageType, text: str) -> dict:
+        if not isinstance(text, str):
+            raise TypeError(f'expressions must be str, got {type(text).__name__}')
+        if isinstance(image, str):
+            return self._file_pipeline(dict(img_path=image, text=text, ref_id=None,
+                                            sent_id=None, category=None))
+        if not isinstance(image, np.ndarray) or image.ndim != 3:
+            raise TypeError('images must be file paths or (H, W, 3) BGR uint8 arrays')
+        return self._array_pipeline(dict(img=image, text=text, ref_id=None, sent_id=None,
+                                         category=None))
+
+    @staticmethod
+    def _pair(images, texts):
+        images = [images] if isinstance(images, (str, np.ndarray)) else list(images)
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        if len(images) == 1 and len(texts) > 1:
+            images = images * len(texts)
+        elif len(texts) == 1 and len(images) > 1:
+            texts = texts * len(images)
+        if len(images) != len(texts):
+            raise ValueError(f'{len(images)} images but {len(texts)} expressions: give one '
+                             'of each per sample, or one image / one expression for all')
+        return images, texts
+
+    @torch.no_grad()
+    def __call__(self,
+                 images: Union[ImageType, Sequence[ImageType]],
+                 texts: Union[str, Sequence[str]],
+                 batch_size: int = 1,
+                 out_dir: Optional[str] = None,
+                 return_vis: bool = False) -> dict:
+        """Segment the object each expression refers to.
+
+        Args:
+            images: A path or BGR array, or a list (one per expression, or one for all).
+            texts: An expression or a list (one per image, or one for all).
+            batch_size (int): Samples per forward. Defaults to 1.
+            out_dir (str, optional): Write overlay PNGs ``<i>.png`` there.
+            return_vis (bool): Also return the overlays (RGB arrays).
+
+        Returns:
+            dict: ``masks`` (list of (H, W) uint8 {0, 1}), ``scores`` (foreground softmax
+            probability maps, float32) and ``visualization`` when requested.
+        """
+        images, texts = self._pair(images, texts)
+        masks, scores, vis = [], [], []
+        for start in range(0, len(images), batch_size):
+            batch = [self._prepare(i, t) for i, t in zip(images[start:start + batch_size],
+                                                          texts[start:start + batch_size])]
+            results = self.model.test_step(pseudo_collate(batch))
+            for res, image in zip(results, images[start:start + batch_size]):
+                mask = res.pred_sem_seg.data[0].cpu().numpy().astype(np.uint8)
+                logits = res.seg_logits.data
+                prob = (logits.softmax(0)[1] if logits.shape[0] > 1 else logits[0].sigmoid())
+                masks.append(mask)
+                scores.append(prob.cpu().numpy().astype(np.float32))
+                if out_dir is not None or return_vis:
+                    vis.append(self._draw(image, res.metainfo.get('text', ''), mask))
+        if out_dir is not None:
+            os.makedirs(out_dir, exist_ok=True)
+            from PIL import Image
+            for i, v in enumerate(vis):
+                Image.fromarray(v).save(osp.join(out_dir, f'{i}.png'))
+        out = dict(masks=masks, scores=scores)
+        if return_vis:
+            out['visualization'] = vis
+        return out
+
+    @staticmethod
+    def _draw(image: ImageType, text: str, mask: np.ndarray) -> np.ndarray:
+        import mmcv
+
+        from mmrrsis.visualization import draw_referring_overlay
+        if isinstance(image, str):
+            img = mmcv.imread(image, channel_order='rgb', backend='pillow')
+        else:
+            img = mmcv.bgr2rgb(image)
+        if img.shape[:2] != mask.shape:
+            img = mmcv.imresize(img, (mask.shape[1], mask.shape[0]))
+        return draw_referring_overlay(img, None, text, pred_mask=mask)
+
+
+def segment(inferencer: RRSISInferencer, image: ImageType, text: str) -> np.ndarray:
+    """One image, one expression -> (H, W) uint8 mask."""
+    return inferencer(image, text)['masks'][0]
+
+
+__all__: List[str] = ['RRSISInferencer', 'segment']

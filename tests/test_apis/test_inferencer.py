@@ -1,0 +1,65 @@
+# Copyright (c) mmrrsis contributors. All rights reserved.
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from PIL import Image
+
+from mmrrsis.apis import RRSISInferencer
+from mmrrsis.testing import make_tiny_bert, tiny_segmentor_cfg
+
+
+@pytest.fixture(scope='module')
+def tiny_setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp('infer')
+    text_dir = make_tiny_bert(str(root / 'bert'))
+    pipeline = [
+        dict(type='LoadRRSISImageFromFile'),
+        dict(type='LoadRRSISAnnotations'),
+        dict(type='Resize', scale=(64, 64), keep_ratio=False, backend='pillow'),
+        dict(type='SetOriShapeToImgShape'),
+        dict(type='PackRRSISInputs'),
+    ]
+    cfg = Config(dict(
+        default_scope='mmseg', model=tiny_segmentor_cfg(text_dir),
+        test_dataloader=dict(dataset=dict(type='RefSegRSDataset', pipeline=pipeline))))
+    cfg.model.test_cfg = dict(mode='whole', eval_at_input_res=True)
+    # a checkpoint in the Runner's layout
+    inf = RRSISInferencer(cfg)
+    ckpt = str(root / 'model.pth')
+    torch.save(dict(meta=dict(iter=1), state_dict=inf.model.state_dict()), ckpt)
+    img = np.random.default_rng(0).integers(0, 256, (50, 70, 3), dtype=np.uint8)
+    Image.fromarray(img).save(root / 'img.png')
+    return cfg, ckpt, str(root / 'img.png'), img, inf
+
+
+def test_inferencer_masks_at_original_size(tiny_setup, tmp_path):
+    cfg, ckpt, img_path, img, ref = tiny_setup
+    inf = RRSISInferencer(cfg, ckpt)
+    for name, p in inf.model.state_dict().items():
+        assert torch.equal(p, ref.model.state_dict()[name]), name
+    out = inf([img_path, img[..., ::-1].copy()], 'the red car on the left', batch_size=2,
+              out_dir=str(tmp_path / 'vis'), return_vis=True)
+    assert len(out['masks']) == 2
+    for m, s in zip(out['masks'], out['scores']):
+        assert m.shape == (50, 70) and m.dtype == np.uint8 and set(np.unique(m)) <= {0, 1}
+        np.testing.assert_array_equal(m, (s > 0.5).astype(np.uint8) | (m & (s == 0.5)))
+    # the same image as a file (RGB) and as a BGR array gives the same mask
+    np.testing.assert_array_equal(out['masks'][0], out['masks'][1])
+    assert (tmp_path / 'vis' / '0.png').exists()
+    assert out['visualization'][0].shape[1] >= 70
+
+
+def test_inferencer_pairs_and_errors(tiny_setup):
+    cfg, ckpt, img_path, _, _ = tiny_setup
+    inf = RRSISInferencer(cfg, ckpt)
+    out = inf(img_path, ['the red car', 'the white building', ''])
+    assert len(out['masks']) == 3
+    with pytest.raises(ValueError, match='2 images but 3 expressions'):
+        inf([img_path, img_path], ['a', 'b', 'c'])
+    with pytest.raises(TypeError, match='str'):
+        inf(img_path, [3])
+    with pytest.raises(FileNotFoundError, match='nope.pth'):
+        RRSISInferencer(cfg, 'nope.pth')
+    with pytest.raises(FileNotFoundError, match='missing.png'):
+        inf('missing.png', 'a car')

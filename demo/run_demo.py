@@ -139,7 +139,8 @@ def main():
     runner.train()
     train_s = time.time() - t_train
     best = sorted(glob.glob(osp.join(args.work_dir, 'best_oIoU_*.pth')))
-    checkpoint = best[-1] if best else osp.join(args.work_dir, f'iter_{cfg.train_cfg.max_iters}.pth')
+    last = osp.join(args.work_dir, f'iter_{cfg.train_cfg.max_iters}.pth')
+    checkpoint = best[-1] if best else last
     print(f'[demo] evaluating {osp.basename(checkpoint)} on the test split')
     metrics = run_test(cfg, checkpoint, shuffled=False)
     print('[demo] evaluating again with the expressions shuffled across test samples')

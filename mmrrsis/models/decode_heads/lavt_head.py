@@ -1,4 +1,5 @@
 # Copyright (c) mmrrsis contributors. All rights reserved.
+import warnings
 from typing import List, Sequence, Tuple
 
 import torch
@@ -10,6 +11,10 @@ from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from mmseg.utils import OptConfigType
+
+# mmseg's resize() warns on every align_corners=True upsampling whose sizes are not `x+1`;
+# LAVT upsamples 2x / 4x with align_corners=True on purpose (reference parity).
+warnings.filterwarnings('ignore', message='When align_corners=True, the output would more')
 
 
 @MODELS.register_module()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Usage: bash tools/dist_train.sh CONFIG GPUS [train.py args]
-# On a CPU-only machine, add `--cfg-options env_cfg.dist_cfg.backend=gloo`.
+# Runs on CPU-only machines too (gloo; see setup_cpu_distributed in train.py). PYTHON picks
+# the interpreter (default: python on PATH); PORT, NNODES, NODE_RANK, MASTER_ADDR as usual.
 CONFIG=$1
 GPUS=$2
 NNODES=${NNODES:-1}
@@ -9,7 +10,7 @@ PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 
 PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
-python -m torch.distributed.run \
+"${PYTHON:-python}" -m torch.distributed.run \
     --nnodes="$NNODES" \
     --node_rank="$NODE_RANK" \
     --master_addr="$MASTER_ADDR" \

@@ -31,8 +31,9 @@ def parse_args():
         help='the directory to save the output prediction for offline evaluation')
     parser.add_argument('--show', action='store_true', help='show prediction results')
     parser.add_argument(
-        '--show-dir', help='directory where painted images will be saved. If specified, it '
-        'will be automatically saved to the work_dir/timestamp/show_dir')
+        '--show-dir', help='directory where painted images are saved (in '
+        'SHOW_DIR/vis_data/vis_image; a relative path is relative to the current directory, '
+        'as in mmseg). Every default_hooks.visualization.interval-th sample is drawn')
     parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
     parser.add_argument(
         '--cfg-options',
@@ -74,11 +75,13 @@ def main():
     args = parse_args()
 
     import mmrrsis  # noqa: F401
+    from mmrrsis.utils.dist import setup_cpu_distributed, teardown_distributed
 
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    setup_cpu_distributed(cfg)
 
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
@@ -101,6 +104,7 @@ def main():
 
     runner = Runner.from_cfg(cfg)
     runner.test()
+    teardown_distributed()
 
 
 if __name__ == '__main__':

@@ -55,11 +55,13 @@ def main():
     args = parse_args()
 
     import mmrrsis  # noqa: F401  (registers the components; configs also import it)
+    from mmrrsis.utils.dist import setup_cpu_distributed, teardown_distributed
 
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    setup_cpu_distributed(cfg)
 
     # work_dir priority: CLI > config > ./work_dirs/<config name>
     if args.work_dir is not None:
@@ -87,6 +89,7 @@ def main():
         from mmengine.registry import RUNNERS
         runner = RUNNERS.build(cfg)
     runner.train()
+    teardown_distributed()
 
 
 if __name__ == '__main__':

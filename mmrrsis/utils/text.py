@@ -130,3 +130,98 @@ def normalize_category(name: Optional[str]) -> Optional[str]:
 def words(text: str) -> List[str]:
     """Lower-case word tokens of ``text`` (letters, digits and apostrophes)."""
     return re.findall(r"[a-z0-9']+", text.lower())
+
+
+# ----------------------------------------------------------------------------------------------
+# FIANet text decoupling: ground-object and spatial-position phrases (character spans).
+# ----------------------------------------------------------------------------------------------
+
+#: Prepositions that open a spatial-position phrase (FIANet's NLTK ``PP`` chunks start with an
+#: ``IN`` tag). Multi-word ones are matched before their first word.
+SPATIAL_PREPOSITIONS: Tuple[str, ...] = (
+    'next to', 'close to', 'adjacent to', 'in', 'on', 'at', 'near', 'to', 'by', 'beside',
+    'besides', 'along', 'alongside', 'above', 'below', 'under', 'beneath', 'over', 'behind',
+    'between', 'among', 'around', 'across',
+    'from', 'toward', 'towards', 'within', 'inside', 'outside', 'nearby')
+
+#: Position words (nouns and adjectives) that make a prepositional phrase spatial.
+POSITION_WORDS: Tuple[str, ...] = (
+    'left', 'right', 'top', 'bottom', 'upper', 'lower', 'middle', 'center', 'centre', 'central',
+    'side', 'sides', 'corner', 'corners', 'edge', 'edges', 'part', 'half', 'end', 'border',
+    'boundary', 'front', 'back', 'north', 'south', 'east', 'west', 'northern', 'southern',
+    'eastern', 'western', 'northeast', 'northwest', 'southeast', 'southwest', 'leftmost',
+    'rightmost', 'topmost', 'bottommost', 'uppermost', 'lowermost', 'far', 'image', 'picture',
+    'scene', 'area', 'region', 'position', 'location')
+
+_DETERMINERS = ('the', 'a', 'an', 'this', 'that', 'its', 'their')
+
+
+def _build_spatial_regex() -> 're.Pattern':
+    preps = sorted(SPATIAL_PREPOSITIONS, key=len, reverse=True)
+    prep = '|'.join(r'\s+'.join(re.escape(w) for w in p.split()) for p in preps)
+    det = '|'.join(_DETERMINERS)
+    pos = '|'.join(sorted(POSITION_WORDS, key=len, reverse=True))
+    # preposition, optional determiner, 1-3 position words (hyphen or space separated)
+    return re.compile(
+        rf'\b(?:{prep})\s+(?:(?:{det})\s+)?(?:{pos})(?:[\s-]+(?:{pos})){{0,2}}\b', re.IGNORECASE)
+
+
+_SPATIAL_RE = _build_spatial_regex()
+
+
+def find_category_spans(text: str, categories: Sequence[str]) -> List[Tuple[int, int]]:
+    """Character spans ``[start, end)`` of every category mention in ``text``.
+
+    Whole words only, optional plural 's', multi-word names allowed ("storage tank"); at one
+    position the longest name wins ("road marking" before "road"). FIANet's ground-object text.
+
+    Args:
+        text (str): The expression.
+        categories (Sequence[str]): Natural-language category names.
+
+    Returns:
+        list[tuple[int, int]]: Non-overlapping spans in order of appearance (may be empty).
+    """
+    key = tuple(categories)
+    if not key:
+        return []
+    if key not in _CATEGORY_RES:
+        _CATEGORY_RES[key] = _category_regex(key)
+    return [m.span() for m in _CATEGORY_RES[key].finditer(text)]
+
+
+def find_spatial_spans(text: str) -> List[Tuple[int, int]]:
+    """Character spans ``[start, end)`` of the spatial-position phrases in ``text``.
+
+    A phrase is a preposition of :data:`SPATIAL_PREPOSITIONS`, an optional determiner and one
+    to three :data:`POSITION_WORDS` ("on the left side", "in the upper left", "at the bottom
+    left", "next to the center"). This lexicon replaces FIANet's NLTK POS-tag chunker
+    (``<IN><DT>?<JJ.*>?<NN>`` and friends), so it runs offline with no tagger data. A phrase
+    ends with its last position word, so "of the image" in "in the upper left of the image" is
+    not marked (the reference drops chunks containing "of"). Unlike the reference, phrases
+    without a position word ("near the road") are not spatial here.
+
+    Returns:
+        list[tuple[int, int]]: Non-overlapping spans in order of appearance (may be empty).
+    """
+    return [m.span() for m in _SPATIAL_RE.finditer(text)]
+
+
+def spans_to_token_mask(offsets: Sequence[Tuple[int, int]],
+                        spans: Sequence[Tuple[int, int]]) -> List[int]:
+    """Mark the tokens whose character offsets overlap any of ``spans``.
+
+    Args:
+        offsets (Sequence[tuple[int, int]]): Per token ``(start, end)`` character offsets as
+            a fast tokenizer's ``offset_mapping`` gives them; special and padding tokens have
+            ``(0, 0)`` and are never marked.
+        spans (Sequence[tuple[int, int]]): Character spans of the phrases.
+
+    Returns:
+        list[int]: 0/1 per token. Every word piece of a marked word is marked.
+    """
+    mask = []
+    for start, end in offsets:
+        hit = end > start and any(start < s_end and s_start < end for s_start, s_end in spans)
+        mask.append(int(hit))
+    return mask

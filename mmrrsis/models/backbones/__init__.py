@@ -1,4 +1,6 @@
 # Copyright (c) mmrrsis contributors. All rights reserved.
+from .bsc_swin import BSCSwinTransformer
+from .fianet_swin import FIANetSwinTransformer
 from .lavt_swin import LAVTSwinTransformer
 
-__all__ = ['LAVTSwinTransformer']
+__all__ = ['BSCSwinTransformer', 'FIANetSwinTransformer', 'LAVTSwinTransformer']

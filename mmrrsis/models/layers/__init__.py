@@ -1,9 +1,12 @@
 # Copyright (c) mmrrsis contributors. All rights reserved.
+from .bsc import BidirectionalSpatialCorrelation
 from .language_gate import LanguageGate
+from .opab import ChannelModulation, ObjectPositionAlignment
 from .pwam import PWAM, SpatialImageLanguageAttention
 from .text_mask import LAVT_MASK_VALUE, masked_mean, normalize_text_mask, text_mask_to_bias
 
 __all__ = [
-    'LAVT_MASK_VALUE', 'LanguageGate', 'PWAM', 'SpatialImageLanguageAttention', 'masked_mean',
+    'BidirectionalSpatialCorrelation', 'ChannelModulation', 'LAVT_MASK_VALUE', 'LanguageGate',
+    'ObjectPositionAlignment', 'PWAM', 'SpatialImageLanguageAttention', 'masked_mean',
     'normalize_text_mask', 'text_mask_to_bias'
 ]

@@ -104,7 +104,8 @@ class SpatialImageLanguageAttention(BaseModule):
                 x: Tensor,
                 text_feats: Tensor,
                 text_mask: Optional[Tensor] = None,
-                return_attn: bool = False) -> Union[Tensor, Tuple[Tensor, Tensor]]:
+                return_attn: bool = False,
+                return_logits: bool = False) -> Union[Tensor, Tuple[Tensor, ...]]:
         """Attend from every pixel to the words.
 
         Args:
@@ -112,11 +113,15 @@ class SpatialImageLanguageAttention(BaseModule):
             text_feats (Tensor): (B, L, C_t).
             text_mask (Tensor, optional): (B, L), 1 for real tokens, 0 for padding.
             return_attn (bool): Also return the attention weights. Defaults to False.
+            return_logits (bool): Also return the pre-softmax correlation logits (scaled,
+                padding bias added), e.g. to normalise them along the pixels for an
+                image-to-text update (BTDNet's BSC). Defaults to False.
 
         Returns:
-            Tensor | tuple[Tensor, Tensor]: Per-pixel language features in the layout of
+            Tensor | tuple[Tensor, ...]: Per-pixel language features in the layout of
             ``x`` with ``out_channels`` channels, i.e. (B, N, C_out) or (B, C_out, H, W);
-            with ``return_attn`` also the weights (B, num_heads, N, L).
+            with ``return_attn`` also the weights (B, num_heads, N, L); with
+            ``return_logits`` (last) also the logits (B, num_heads, N, L).
         """
         x, hw_shape = _to_channels_first(x)  # (B, C_v, N)
         text_mask = normalize_text_mask(text_mask, text_feats)  # (B, L)
@@ -134,11 +139,13 @@ class SpatialImageLanguageAttention(BaseModule):
 
         attn = torch.matmul(query, key) * self.scale  # (B, h, N, L)
         attn = attn + text_mask_to_bias(text_mask, self.mask_value)[:, None, None, :]
+        logits = attn
         attn = F.softmax(attn, dim=-1)
         out = torch.matmul(value, attn.transpose(2, 3))  # (B, h, d_v, N)
         out = self.W(out.reshape(B, self.value_channels, N))  # (B, C_out, N)
         out = _from_channels_first(out, hw_shape)
-        return (out, attn) if return_attn else out
+        extra = ((attn, ) if return_attn else ()) + ((logits, ) if return_logits else ())
+        return (out, *extra) if extra else out
 
 
 @MODELS.register_module()

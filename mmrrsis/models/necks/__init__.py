@@ -1,4 +1,7 @@
 # Copyright (c) mmrrsis contributors. All rights reserved.
+from .bsc_neck import BSCNeck
 from .lang_fusion_neck import LanguageFusionNeck
+from .lgce_neck import LGCENeck
+from .tmem_neck import TMEMNeck
 
-__all__ = ['LanguageFusionNeck']
+__all__ = ['BSCNeck', 'LanguageFusionNeck', 'LGCENeck', 'TMEMNeck']

@@ -1,4 +1,6 @@
 # Copyright (c) mmrrsis contributors. All rights reserved.
+from .btdnet import BTDNetEncoderDecoder
+from .fianet import FIANetEncoderDecoder
 from .rrsis_encoder_decoder import RRSISEncoderDecoder
 
-__all__ = ['RRSISEncoderDecoder']
+__all__ = ['BTDNetEncoderDecoder', 'FIANetEncoderDecoder', 'RRSISEncoderDecoder']

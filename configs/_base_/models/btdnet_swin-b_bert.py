@@ -1,0 +1,53 @@
+# BTDNet (Zhang et al., arXiv 2502.08486) as interpreted in configs/btdnet/README.md: the LAVT
+# model (Swin-B window 12, bert-base-uncased) with BSC instead of PWAM after every stage, the
+# T-BTD twin-stream head and D-MOLS (entity-word erasure + reconstruction, training only).
+_base_ = ['./lavt_swin-b_bert.py']
+norm_cfg = dict(type='SyncBN', requires_grad=True)
+model = dict(
+    type='BTDNetEncoderDecoder',
+    backbone=dict(
+        type='BSCSwinTransformer',
+        fusion_stages=(0, 1, 2, 3),
+        bidirectional_stages=(0, 1, 2, 3),  # bsc.stages
+        bsc_cfg=dict(
+            num_heads=1,
+            spatial_context='multi_dilation',  # 'none' | 'dwconv' | 'multi_dilation'
+            context_dilations=(1, 2, 3),
+            share_correlation=True,
+            text_norm=False)),
+    decode_head=dict(
+        _delete_=True,
+        type='TBTDHead',
+        in_channels=[128, 256, 512, 1024],
+        in_index=[0, 1, 2, 3],
+        channels=256,
+        text_dim=768,
+        num_classes=2,
+        mci='aspp',  # 'aspp' | 'concat' | 'lavt'
+        dilations=(1, 3, 6, 9),
+        query_decoder=True,
+        query_heads=8,
+        combine='softmax_pair',  # 'softmax_pair' | 'product'
+        single_stream=False,
+        lambda_aux=0.4,
+        norm_cfg=norm_cfg,
+        align_corners=True,
+        loss_decode=[
+            dict(type='CrossEntropyLoss', use_sigmoid=False, class_weight=[0.9, 1.1],
+                 loss_weight=0.9),
+            dict(type='RefDiceLoss', loss_weight=0.1),
+        ]),
+    # D-MOLS (training only; set to None to disable)
+    reconstruct_head=dict(
+        type='EntityReconstructHead',
+        visual_channels=1024,
+        num_layers=2,
+        num_heads=8,
+        ffn_ratio=4,
+        memory_index=-1,
+        tie_word_embeddings=True,
+        loss_weight=0.1),  # lambda_re
+    p_erase=0.5,
+    dmols_mode='single_pass',  # 'single_pass' | 'second_pass'
+    rec_query='text',  # 'text' | 'updated_text'
+    entity_source='category+nouns')  # 'category+nouns' | 'category'

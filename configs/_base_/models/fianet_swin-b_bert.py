@@ -1,0 +1,21 @@
+# FIANet (Lei et al., TGRS 2025, https://arxiv.org/abs/2409.13637): LAVT's Swin-B (window 12)
+# with FIAM (context PWAM + object-position alignment + channel modulation) after every stage,
+# the expression decoupled into context / ground-object / spatial-position texts (one BERT
+# call), TMEM before the LAVT head, loss 0.9 * weighted CE + 0.1 * Dice.
+_base_ = './lavt_swin-b_bert.py'
+model = dict(
+    type='FIANetEncoderDecoder',
+    text_encoder=dict(type='DecoupledTextEncoder', object_categories='rrsisd'),
+    backbone=dict(type='FIANetSwinTransformer', channel_ratio=8, spatial_kernel=3),
+    neck=dict(
+        type='TMEMNeck',
+        in_channels=[128, 256, 512, 1024],
+        text_channels=768,
+        hidden_channels=480,
+        num_blocks=1,
+        norm_cfg={{_base_.norm_cfg}}),
+    decode_head=dict(loss_decode=[
+        dict(type='CrossEntropyLoss', use_sigmoid=False, class_weight=[0.9, 1.1],
+             loss_weight=0.9),
+        dict(type='RefDiceLoss', loss_weight=0.1),
+    ]))

@@ -1,0 +1,111 @@
+# Copyright (c) mmrrsis contributors. All rights reserved.
+import pytest
+import torch
+
+from mmrrsis.models.layers import PWAM, BidirectionalSpatialCorrelation, LanguageGate
+
+B, H, W, C, L, CT = 2, 4, 3, 16, 5, 24
+
+
+@pytest.fixture(autouse=True, scope='module')
+def _one_thread():
+    """Tiny tensors gain nothing from intra-op threads; on a shared CPU they cost 5-10x."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _inputs(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(B, H * W, C, generator=g)
+    text = torch.randn(B, L, CT, generator=g)
+    mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]])
+    return x, text, mask
+
+
+def _randomize(module, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.3)
+
+
+@pytest.mark.parametrize('num_heads', [1, 2])
+def test_unidirectional_without_context_is_pwam_plus_gate(num_heads):
+    x, text, mask = _inputs()
+    bsc = BidirectionalSpatialCorrelation(
+        C, text_channels=CT, num_heads=num_heads, spatial_context='none',
+        bidirectional=False).eval()
+    _randomize(bsc)
+    pwam = PWAM(C, text_channels=CT, num_heads=num_heads).eval()
+    gate = LanguageGate(C).eval()
+    pwam.load_state_dict(bsc.pwam.state_dict())
+    gate.load_state_dict(bsc.gate.state_dict())
+
+    x_new, fused, text_new = bsc(x, (H, W), text, mask)
+    ref_fused = pwam(x, text, mask)
+    torch.testing.assert_close(fused, ref_fused, rtol=0, atol=0)
+    torch.testing.assert_close(x_new, gate(ref_fused, identity=x), rtol=0, atol=0)
+    assert text_new is text  # the words are not touched
+
+
+@pytest.mark.parametrize('context,text_norm', [('none', False), ('dwconv', True),
+                                               ('multi_dilation', False)])
+def test_bidirectional_updates_real_words_only(context, text_norm):
+    x, text, mask = _inputs()
+    bsc = BidirectionalSpatialCorrelation(C, text_channels=CT, spatial_context=context,
+                                          num_heads=2, text_norm=text_norm)
+    bsc.init_weights()
+    _randomize(bsc)
+    x_new, fused, text_new = bsc(x, (H, W), text, mask)
+    assert x_new.shape == fused.shape == (B, H * W, C)
+    assert text_new.shape == (B, L, CT)
+    pad = mask == 0
+    torch.testing.assert_close(text_new[pad], text[pad], rtol=0, atol=0)
+    assert (text_new[~pad] - text[~pad]).abs().amax(-1).min() > 0
+    # the image changes the words: another image, other words
+    _, _, text_other = bsc(_inputs(seed=5)[0], (H, W), text, mask)
+    assert not torch.allclose(text_other[~pad], text_new[~pad])
+
+
+def test_spatial_context_uses_neighbours_and_starts_as_identity():
+    x, text, mask = _inputs()
+    bsc = BidirectionalSpatialCorrelation(C, text_channels=CT, spatial_context='multi_dilation')
+    bsc.init_weights()
+    assert len(bsc.context) == 3
+    torch.testing.assert_close(bsc.spatial_tokens(x, (H, W)), x)  # zero-init: Vs = X
+    _randomize(bsc)
+    x2 = x.clone()
+    x2[:, 0] += 1.0  # perturb one pixel: its neighbour's context token changes
+    diff = (bsc.spatial_tokens(x2, (H, W)) - bsc.spatial_tokens(x, (H, W))).abs().sum(-1)
+    assert diff[:, 1].min() > 0 and diff[:, W].min() > 0
+    with pytest.raises(ValueError):
+        BidirectionalSpatialCorrelation(C, spatial_context='big')
+
+
+@pytest.mark.parametrize('share', [True, False])
+def test_every_parameter_gets_a_gradient(share):
+    x, text, mask = _inputs()
+    bsc = BidirectionalSpatialCorrelation(C, text_channels=CT, text_norm=True, num_heads=2,
+                                          share_correlation=share)
+    bsc.init_weights()
+    x_new, fused, text_new = bsc(x, (H, W), text, mask)
+    (x_new.sum() + fused.pow(2).sum() + text_new.pow(2).sum()).backward()
+    missing = [n for n, p in bsc.named_parameters() if p.grad is None or not p.grad.any()]
+    assert not missing
+
+
+def test_shared_correlation_is_the_text_to_image_one():
+    """With a shared correlation the image-to-text weights are the text-to-image logits
+    normalised over the pixels instead of the words."""
+    x, text, mask = _inputs()
+    bsc = BidirectionalSpatialCorrelation(C, text_channels=CT, spatial_context='none').eval()
+    _randomize(bsc)
+    _, logits = bsc.pwam.image_lang_att(x, text, mask, return_logits=True)
+    _, attn = bsc.pwam.image_lang_att(x, text, mask, return_attn=True)
+    torch.testing.assert_close(logits.softmax(-1), attn)
+    value = bsc.text_value(x).unsqueeze(1)  # (B, 1, N, C)
+    words = torch.matmul(logits.softmax(2).transpose(2, 3), value)[:, 0]  # (B, L, C)
+    expected = text + mask.unsqueeze(-1) * bsc.text_gate(bsc.text_up(words))
+    torch.testing.assert_close(bsc(x, (H, W), text, mask)[2], expected)

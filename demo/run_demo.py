@@ -21,6 +21,9 @@ import time
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 os.environ.setdefault('TRANSFORMERS_OFFLINE', '1')
+# The demo evaluates the checkpoints it has just written; MMEngine 0.10.7 needs the full
+# unpickler for them on torch >= 2.6 (see docs/en/train_test.md for the trust note).
+os.environ.setdefault('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEFAULT_CONFIG = osp.join(REPO, 'configs', 'lavt',
                           'lavt_swin-tiny_minilm_1xb16-2k_synth-128x128.py')
@@ -39,6 +42,8 @@ def parse_args():
                    'the config itself trains 2000)')
     p.add_argument('--num-vis', type=int, default=16, help='overlays to write')
     p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--checkpoint', default=None,
+                   help='skip training and evaluate this checkpoint (one you trust)')
     return p.parse_args()
 
 
@@ -109,7 +114,7 @@ def write_overlays(cfg, checkpoint, out_dir, num):
     from mmrrsis.visualization import draw_referring_overlay
     os.makedirs(out_dir, exist_ok=True)
     ds_cfg = copy.deepcopy(cfg.test_dataloader.dataset)
-    ds_cfg.pipeline = [dict(type='LoadRRSISImageFromFile', channel_order='rgb'),
+    ds_cfg.pipeline = [dict(type='LoadRRSISImageFromFile'),
                        dict(type='LoadRRSISAnnotations')]
     dataset = DATASETS.build(ds_cfg)
     inferencer = RRSISInferencer(cfg, checkpoint)
@@ -120,7 +125,7 @@ def write_overlays(cfg, checkpoint, out_dir, num):
         gt = item['gt_seg_map']
         union = np.logical_or(gt, pred).sum()
         iou = np.logical_and(gt, pred).sum() / union if union else 0.0
-        vis = draw_referring_overlay(item['img'], gt, item['text'], pred_mask=pred,
+        vis = draw_referring_overlay(np.ascontiguousarray(item['img'][..., ::-1]), gt, item['text'], pred_mask=pred,
                                      extra_text=f'IoU {iou:.2f}  (fill: prediction, '
                                      'outline: ground truth)')
         from PIL import Image
@@ -138,12 +143,15 @@ def main():
     print(f'[demo] training {osp.relpath(args.config, REPO)} for {cfg.train_cfg.max_iters} '
           f'iterations on the CPU (work dir {args.work_dir})')
     t_train = time.time()
-    runner = Runner.from_cfg(copy.deepcopy(cfg))
-    runner.train()
+    if args.checkpoint is None:
+        runner = Runner.from_cfg(copy.deepcopy(cfg))
+        runner.train()
+        best = sorted(glob.glob(osp.join(args.work_dir, 'best_oIoU_*.pth')))
+        last = osp.join(args.work_dir, f'iter_{cfg.train_cfg.max_iters}.pth')
+        checkpoint = best[-1] if best else last
+    else:
+        checkpoint = args.checkpoint
     train_s = time.time() - t_train
-    best = sorted(glob.glob(osp.join(args.work_dir, 'best_oIoU_*.pth')))
-    last = osp.join(args.work_dir, f'iter_{cfg.train_cfg.max_iters}.pth')
-    checkpoint = best[-1] if best else last
     print(f'[demo] evaluating {osp.basename(checkpoint)} on the test split')
     metrics = run_test(cfg, checkpoint, shuffled=False)
     print('[demo] evaluating again with the expressions shuffled across test samples')

@@ -32,7 +32,7 @@ class TrainProgressBarHook(Hook):
             return
         self._bar.update(1)
         if outputs and 'loss' in outputs:
-            self._bar.set_postfix(loss=f"{float(outputs['loss']):.3f}", refresh=False)
+            self._bar.set_postfix(loss=f"{outputs['loss'].item():.3f}", refresh=False)
 
     def after_train(self, runner) -> None:
         if self._bar is not None:

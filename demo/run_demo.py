@@ -125,7 +125,8 @@ def write_overlays(cfg, checkpoint, out_dir, num):
         gt = item['gt_seg_map']
         union = np.logical_or(gt, pred).sum()
         iou = np.logical_and(gt, pred).sum() / union if union else 0.0
-        vis = draw_referring_overlay(np.ascontiguousarray(item['img'][..., ::-1]), gt, item['text'], pred_mask=pred,
+        img_rgb = np.ascontiguousarray(item['img'][..., ::-1])
+        vis = draw_referring_overlay(img_rgb, gt, item['text'], pred_mask=pred,
                                      extra_text=f'IoU {iou:.2f}  (fill: prediction, '
                                      'outline: ground truth)')
         from PIL import Image

@@ -1,5 +1,5 @@
 # Copyright (c) mmrrsis contributors. All rights reserved.
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import torch.nn as nn
 from torch import Tensor
@@ -94,26 +94,15 @@ class BSCSwinTransformer(LAVTSwinTransformer):
             tuple: The maps, one per stage in ``out_indices``, (B, C_i, H_i, W_i); with
             ``return_text`` the pair ``(maps, (text_feats (B, L, C_t), text_mask (B, L)))``.
         """
-        x, hw_shape = self.patch_embed(x)
-        if self.use_abs_pos_embed:
-            x = x + self.absolute_pos_embed
-        x = self.drop_after_pos(x)
+        words = [text_feats]  # updated stage by stage
 
-        outs: List[Tensor] = []
-        for i, stage in enumerate(self.stages):
-            for block in stage.blocks:
-                x = block(x, hw_shape)  # (B, N_i, C_i)
-            out = x
-            if str(i) in self.bscs:
-                x, out, text_feats = self.bscs[str(i)](x, hw_shape, text_feats, text_mask)
-            out_hw_shape = hw_shape
-            if stage.downsample:
-                x, hw_shape = stage.downsample(x, hw_shape)
-            if i in self.out_indices:
-                out = getattr(self, f'norm{i}')(out)
-                out = out.view(-1, *out_hw_shape,
-                               self.num_features[i]).permute(0, 3, 1, 2).contiguous()
-                outs.append(out)
+        def fuse(i: int, x: Tensor, hw_shape) -> Tuple[Tensor, Tensor]:
+            if str(i) not in self.bscs:
+                return x, x
+            x, out, words[0] = self.bscs[str(i)](x, hw_shape, words[0], text_mask)
+            return x, out
+
+        outs = self._stages_forward(x, fuse)
         if return_text:
-            return tuple(outs), (text_feats, text_mask)
-        return tuple(outs)
+            return outs, (words[0], text_mask)
+        return outs

@@ -1,5 +1,5 @@
 # Copyright (c) mmrrsis contributors. All rights reserved.
-from typing import List, Optional, Tuple
+from typing import Optional, Tuple
 
 import torch.nn as nn
 from mmengine.model.weight_init import trunc_normal_init
@@ -102,35 +102,19 @@ class FIANetSwinTransformer(LAVTSwinTransformer):
         if len(self.opabs) and (object_feats is None or position_feats is None):
             raise ValueError('FIANetSwinTransformer needs the decoupled object and position '
                              'texts (a DecoupledTextEncoder in a FIANetEncoderDecoder)')
-        x, hw_shape = self.patch_embed(x)
-        if self.use_abs_pos_embed:
-            x = x + self.absolute_pos_embed
-        x = self.drop_after_pos(x)
-
-        outs: List[Tensor] = []
-        for i, stage in enumerate(self.stages):
-            for block in stage.blocks:
-                x = block(x, hw_shape)  # (B, N_i, C_i)
-            out = x
+        def fuse(i: int, x: Tensor, hw_shape) -> Tuple[Tensor, Tensor]:
             key = str(i)
-            if key in self.pwams:
-                context = self.pwams[key](x, text_feats, text_mask)  # F_c (B, N_i, C_i)
-                if key in self.gates:
-                    update = self.gates[key](context)  # Gate(F_c) * F_c
-                    if key in self.opabs:
-                        update = update + self.opabs[key](x, hw_shape, object_feats,
-                                                          object_mask, position_feats,
-                                                          position_mask)
-                    if key in self.channel_mods:
-                        update = update * self.channel_mods[key](x)
-                    x = x + update
-                out = context
-            out_hw_shape = hw_shape
-            if stage.downsample:
-                x, hw_shape = stage.downsample(x, hw_shape)
-            if i in self.out_indices:
-                out = getattr(self, f'norm{i}')(out)
-                out = out.view(-1, *out_hw_shape,
-                               self.num_features[i]).permute(0, 3, 1, 2).contiguous()
-                outs.append(out)
-        return tuple(outs)
+            if key not in self.pwams:
+                return x, x
+            context = self.pwams[key](x, text_feats, text_mask)  # F_c (B, N_i, C_i)
+            if key in self.gates:
+                update = self.gates[key](context)  # Gate(F_c) * F_c
+                if key in self.opabs:
+                    update = update + self.opabs[key](x, hw_shape, object_feats, object_mask,
+                                                      position_feats, position_mask)
+                if key in self.channel_mods:
+                    update = update * self.channel_mods[key](x)
+                x = x + update
+            return x, context
+
+        return self._stages_forward(x, fuse)

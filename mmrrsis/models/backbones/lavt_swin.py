@@ -1,5 +1,5 @@
 # Copyright (c) mmrrsis contributors. All rights reserved.
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import torch.nn as nn
 from mmengine.model.weight_init import trunc_normal_init
@@ -128,6 +128,28 @@ class LAVTSwinTransformer(SwinTransformer):
             tuple[Tensor]: One map per stage in ``out_indices``, (B, C_i, H_i, W_i), with
             C_i = ``embed_dims * 2**i`` and H_i = H / (4 * 2**i) for the default strides.
         """
+        def fuse(i: int, x: Tensor, hw_shape) -> Tuple[Tensor, Tensor]:
+            key = str(i)
+            if key not in self.pwams:
+                return x, x
+            fused = self.pwams[key](x, text_feats, text_mask)  # (B, N_i, C_i)
+            if key in self.gates:
+                x = self.gates[key](fused, identity=x)
+            elif not self.gate:
+                x = x + fused
+            return x, fused
+
+        return self._stages_forward(x, fuse)
+
+    def _stages_forward(self, x: Tensor, fuse: Callable) -> Tuple[Tensor, ...]:
+        """Patch embedding, then per stage: the Swin blocks, ``fuse(i, x, hw_shape) -> (x, out)``
+        (the language fusion: the new residual stream and what the stage outputs), PatchMerging
+        and the output norm. Shared by the LAVT, BSC and FIANet backbones.
+
+        Args:
+            x (Tensor): Images (B, 3, H, W).
+            fuse (Callable): The fusion of stage ``i`` on tokens (B, N_i, C_i).
+        """
         x, hw_shape = self.patch_embed(x)
         if self.use_abs_pos_embed:
             x = x + self.absolute_pos_embed
@@ -138,14 +160,7 @@ class LAVTSwinTransformer(SwinTransformer):
             # SwinBlockSequence.forward with the fusion between the blocks and PatchMerging.
             for block in stage.blocks:
                 x = block(x, hw_shape)  # (B, N_i, C_i)
-            out = x
-            if str(i) in self.pwams:
-                fused = self.pwams[str(i)](x, text_feats, text_mask)  # (B, N_i, C_i)
-                if str(i) in self.gates:
-                    x = self.gates[str(i)](fused, identity=x)
-                elif not self.gate:
-                    x = x + fused
-                out = fused
+            x, out = fuse(i, x, hw_shape)
             out_hw_shape = hw_shape
             if stage.downsample:
                 x, hw_shape = stage.downsample(x, hw_shape)

@@ -96,6 +96,10 @@ log "installing requirements/pinned.txt"
 log "installing mmrrsis (editable)"
 "${PIP[@]}" install -q --no-build-isolation --no-deps -e .
 
+# An in-tree mmrrsis.egg-info lets `PYTHONPATH=$(pwd) mim train mmrrsis CFG` find tools/ and
+# configs/ (PEP 660 editable installs keep their metadata in site-packages only).
+"$PY" setup.py -q egg_info >/dev/null 2>&1 || log "note: setup.py egg_info failed (only mim needs it)"
+
 check_imports
 echo "$want_stamp" > "$STAMP"
 log "done in $(( $(date +%s) - t0 )) s"

@@ -13,7 +13,8 @@ Word pieces are aligned to the words through the fast tokenizer's ``offset_mappi
 import re
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from .text import REFSEGRS_CATEGORIES, RRSISD_CATEGORIES, SYNTH_CATEGORIES
+from .text import (REFSEGRS_CATEGORIES, RRSISD_CATEGORIES, SYNTH_CATEGORIES,
+                   spans_to_token_mask)
 
 #: Object nouns of aerial/remote-sensing expressions (the rule lexicon besides categories).
 ENTITY_NOUNS: Tuple[str, ...] = (
@@ -85,17 +86,9 @@ def find_entity_spans(text: str, lexicon: Optional[Sequence[str]] = None) -> Lis
 
 def entity_token_mask(offsets: Sequence[Tuple[int, int]],
                       spans: Sequence[Tuple[int, int]]) -> List[int]:
-    """0/1 per token: 1 where the token's characters overlap an entity span.
+    """0/1 per token: 1 where the token's characters overlap an entity span (every word piece
+    of an entity word; special and padding tokens, offsets ``(0, 0)``, never).
 
-    Args:
-        offsets (Sequence[tuple[int, int]]): A fast tokenizer's ``offset_mapping`` of one
-            text; special and padding tokens have ``(0, 0)`` and are never marked.
-        spans (Sequence[tuple[int, int]]): From :func:`find_entity_spans`.
-
-    Returns:
-        list[int]: Every word piece of an entity word is marked.
+    Same rule as FIANet's masks: :func:`mmrrsis.utils.text.spans_to_token_mask`.
     """
-    return [
-        int(end > start and any(start < s_end and s_start < end for s_start, s_end in spans))
-        for start, end in offsets
-    ]
+    return spans_to_token_mask(offsets, spans)

@@ -5,7 +5,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 from mmseg.registry import MODELS
-from mmseg.utils import ConfigType, OptConfigType, OptSampleList, SampleList, add_prefix
+from mmseg.utils import ConfigType, OptConfigType, OptSampleList, SampleList
 from torch import Tensor
 
 from mmrrsis.utils.entity_words import entity_lexicon, entity_token_mask, find_entity_spans
@@ -213,15 +213,7 @@ class BTDNetEncoderDecoder(RRSISEncoderDecoder):
             raw = self.text_encoder(texts)
         x, text = self.extract_feat_and_text(inputs, raw)
 
-        losses = dict()
-        losses.update(add_prefix(self._head_loss(self.decode_head, x, data_samples, text),
-                                 'decode'))
-        if self.with_auxiliary_head:
-            heads = self.auxiliary_head if isinstance(self.auxiliary_head,
-                                                      nn.ModuleList) else [self.auxiliary_head]
-            for idx, head in enumerate(heads):
-                prefix = f'aux_{idx}' if isinstance(self.auxiliary_head, nn.ModuleList) else 'aux'
-                losses.update(add_prefix(self._head_loss(head, x, data_samples, text), prefix))
+        losses = self._heads_loss(x, data_samples, text)
 
         if self.with_reconstruct:
             if self.dmols_mode == 'single_pass':

@@ -156,6 +156,10 @@ class RRSISEncoderDecoder(EncoderDecoder):
         """
         text = self.text_encoder(texts_from_metas([s.metainfo for s in data_samples]))
         x = self.extract_feat(inputs, text)
+        return self._heads_loss(x, data_samples, text)
+
+    def _heads_loss(self, x: List[Tensor], data_samples: SampleList, text: TextFeats) -> dict:
+        """Losses of the decode head (``decode.*``) and the auxiliary heads (``aux*``)."""
         losses = dict()
         losses.update(add_prefix(self._head_loss(self.decode_head, x, data_samples, text),
                                  'decode'))

@@ -37,7 +37,7 @@ def parse_args():
     p.add_argument('--work-dir', default=osp.join(REPO, 'work_dirs', 'demo'))
     p.add_argument('--split-scenes', type=int, nargs=3, default=(2600, 150, 250),
                    metavar=('TRAIN', 'VAL', 'TEST'), help='synthetic scenes per split')
-    p.add_argument('--iters', type=int, default=1200,
+    p.add_argument('--iters', type=int, default=1500,
                    help='training iterations (the config schedule is cut to this length; '
                    'the config itself trains 2000)')
     p.add_argument('--num-vis', type=int, default=16, help='overlays to write')

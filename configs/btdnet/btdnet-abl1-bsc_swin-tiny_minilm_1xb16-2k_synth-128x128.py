@@ -6,5 +6,6 @@ model = dict(
     backbone=dict(
         type='BSCSwinTransformer',
         bidirectional_stages=(0, 1, 2, 3),
-        bsc_cfg=dict(num_heads=1, spatial_context='multi_dilation', context_dilations=(1, 2, 3))),
+        # heads: the LAVT row's pwam_num_heads (2, 2, 4, 8)
+        bsc_cfg=dict(spatial_context='multi_dilation', context_dilations=(1, 2, 3))),
     reconstruct_head=None)

@@ -5,7 +5,10 @@ _base_ = [
 ]
 train_dataloader = dict(batch_size=16, num_workers=2)
 optim_wrapper = dict(
-    type='OptimWrapper',
+    # bfloat16 autocast in the training forward, also on the CPU (about 1.3x faster with AMX /
+    # AVX512-BF16); parameters and optimizer states stay float32
+    type='AutocastOptimWrapper',
+    dtype='bfloat16',
     optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.01),
     paramwise_cfg=dict(custom_keys={
         'text_encoder': dict(lr_mult=0.1),

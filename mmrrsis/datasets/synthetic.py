@@ -72,6 +72,8 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 from PIL import Image
 
+from mmrrsis.utils.text import SYNTH_CATEGORY_WORDS
+
 #: Bump when the drawing or the expressions change (changes the files for a given seed).
 SYNTHETIC_VERSION = '1.0'
 META_FILE = 'meta.json'
@@ -111,18 +113,8 @@ _NOUNS = {
     'field': ('field', 'farmland'),
     'pond': ('pond', 'lake'),
 }
-#: The nouns an expression may use for each category. The target's noun always comes before
-#: any other category noun (relations come last), so the first category word found in an
-#: expression names the target's category (``mmrrsis.utils.text.match_category``).
-CATEGORY_WORDS: Dict[str, Tuple[str, ...]] = {
-    'road': ('road', 'street'),
-    'vehicle': ('vehicle', 'car', 'truck'),
-    'building': ('building', 'house'),
-    'storage tank': ('storage tank', 'oil tank', 'tank'),
-    'tree': ('tree', ),
-    'field': ('field', 'farmland'),
-    'pond': ('pond', 'lake'),
-}
+#: The nouns an expression may use for each category (see ``SYNTH_CATEGORY_WORDS``).
+CATEGORY_WORDS = SYNTH_CATEGORY_WORDS
 
 # Absolute positions: (phrases, strict test for the target, loose test; an other instance is
 # ruled out only when the loose test fails). Coordinates are the centroid in [0, 1].

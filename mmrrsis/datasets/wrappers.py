@@ -59,3 +59,28 @@ class ShuffledTextDataset:
 
     def full_init(self) -> None:
         self.dataset.full_init()
+
+
+@DATASETS.register_module()
+class BlankTextDataset(ShuffledTextDataset):
+    """The text-blind control: every sample gets the same expression (empty by default).
+
+    Train a model on this to see what the images alone give (the salient-object prior of the
+    data); a referring model must beat it clearly. Images and masks stay; the original
+    expression is kept in ``orig_text``.
+
+    Args:
+        dataset (BaseDataset | dict): The wrapped data set (or its config).
+        text (str): The expression every sample gets. Defaults to ``''`` (the text encoder
+            sees ``[CLS] [SEP]`` only).
+    """
+
+    def __init__(self, dataset: Union[BaseDataset, dict], text: str = '') -> None:
+        super().__init__(dataset)
+        self.text = text
+
+    def get_data_info(self, idx: int) -> dict:
+        info = self.dataset.get_data_info(idx)
+        info['orig_text'] = info.get('text')
+        info['text'] = self.text
+        return info

@@ -13,7 +13,7 @@ Word pieces are aligned to the words through the fast tokenizer's ``offset_mappi
 import re
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from .text import (REFSEGRS_CATEGORIES, RRSISD_CATEGORIES, SYNTH_CATEGORIES,
+from .text import (REFSEGRS_CATEGORIES, RRSISD_CATEGORIES, SYNTH_CATEGORY_WORDS,
                    spans_to_token_mask)
 
 #: Object nouns of aerial/remote-sensing expressions (the rule lexicon besides categories).
@@ -48,7 +48,8 @@ def entity_lexicon(source: str = 'category+nouns',
     """
     if source not in ENTITY_SOURCES:
         raise ValueError(f'entity source must be one of {ENTITY_SOURCES}, got {source!r}')
-    names = list(RRSISD_CATEGORIES.values()) + list(REFSEGRS_CATEGORIES) + list(SYNTH_CATEGORIES)
+    names = list(RRSISD_CATEGORIES.values()) + list(REFSEGRS_CATEGORIES) + [
+        w for ws in SYNTH_CATEGORY_WORDS.values() for w in ws]
     if source == 'category+nouns':
         names += list(ENTITY_NOUNS)
     names += list(extra)

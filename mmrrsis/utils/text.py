@@ -6,7 +6,7 @@
 - :func:`swap_spatial_words`: the simultaneous spatial-word rewrite used by flips.
 """
 import re
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 #: RRSIS-D's 20 categories as words (FIANet's list), keyed by the ``instances.json`` names.
 RRSISD_CATEGORIES: Dict[str, str] = {
@@ -40,6 +40,18 @@ REFSEGRS_CATEGORIES: Tuple[str, ...] = (
 #: Categories of the embedded synthetic set (``mmrrsis.datasets.synthetic``).
 SYNTH_CATEGORIES: Tuple[str, ...] = ('road', 'vehicle', 'building', 'storage tank', 'tree',
                                      'field', 'pond')
+#: The words the synthetic expressions use for each category. The target's noun always comes
+#: before any other category noun (relations come last), so the first category word found in
+#: an expression names the target's category (:func:`match_category`).
+SYNTH_CATEGORY_WORDS: Dict[str, Tuple[str, ...]] = {
+    'road': ('road', 'street'),
+    'vehicle': ('vehicle', 'car', 'truck'),
+    'building': ('building', 'house'),
+    'storage tank': ('storage tank', 'oil tank', 'tank'),
+    'tree': ('tree', ),
+    'field': ('field', 'farmland'),
+    'pond': ('pond', 'lake'),
+}
 
 _HFLIP_PAIRS = (('left', 'right'), ('leftmost', 'rightmost'), ('west', 'east'),
                 ('western', 'eastern'), ('westernmost', 'easternmost'))
@@ -98,26 +110,32 @@ def _category_regex(names: Sequence[str]) -> 're.Pattern':
     return re.compile(r'\b(' + '|'.join(parts) + r')\b', re.IGNORECASE)
 
 
-_CATEGORY_RES: Dict[Tuple[str, ...], 're.Pattern'] = {}
+_CATEGORY_RES: Dict[tuple, 're.Pattern'] = {}
 
 
-def match_category(text: str, categories: Sequence[str]) -> Optional[str]:
+def match_category(text: str,
+                   categories: Union[Sequence[str], Mapping[str, Sequence[str]]]) -> Optional[str]:
     """Return the category named first in ``text`` (whole words, optional plural 's').
 
-    ``categories`` are natural-language names (multi-word names allowed). At one position the
-    longest name wins ("road marking" before "road"). Returns ``None`` if nothing matches.
+    ``categories`` are natural-language names (multi-word names allowed), or a mapping from a
+    name to the words that stand for it (e.g. ``{'pond': ('pond', 'lake')}``). At one position
+    the longest word wins ("road marking" before "road"). Returns ``None`` if nothing matches.
     """
-    key = tuple(categories)
+    if isinstance(categories, Mapping):
+        alias_of = {' '.join(w.lower().split()): name
+                    for name, ws in categories.items() for w in ws}
+    else:
+        alias_of = {' '.join(name.lower().split()): name for name in categories}
+    key = tuple(sorted(alias_of.items()))
     if key not in _CATEGORY_RES:
-        _CATEGORY_RES[key] = _category_regex(key)
+        _CATEGORY_RES[key] = _category_regex(tuple(alias_of))
     m = _CATEGORY_RES[key].search(text)
     if m is None:
         return None
     found = ' '.join(m.group(0).lower().split())
-    for name in sorted(key, key=len, reverse=True):
-        if found == name.lower() or found == name.lower() + 's':
-            return name
-    return None
+    if found in alias_of:
+        return alias_of[found]
+    return alias_of.get(found[:-1]) if found.endswith('s') else None
 
 
 def normalize_category(name: Optional[str]) -> Optional[str]:

@@ -109,3 +109,9 @@ def test_match_category():
     assert match_category('two cars on the road', cats) == 'car'
     assert match_category('the scarlet storage  tanks', cats) == 'storage tank'
     assert match_category('a carpet of grass', cats) is None
+    # a mapping: synonyms stand for their category; plural and case are handled as for names
+    aliases = {'pond': ('pond', 'lake'), 'storage tank': ('storage tank', 'oil tank', 'tank')}
+    assert match_category('the Lakes above the field', aliases) == 'pond'
+    assert match_category('grey oil tank near the pond', aliases) == 'storage tank'
+    assert match_category('the tank', aliases) == 'storage tank'
+    assert match_category('a lakeside', aliases) is None

@@ -165,6 +165,18 @@ def test_per_category_from_text():
     custom = evaluate(samples[:2], categories=['car'])
     assert custom['cat/car/count'] == 2 and custom['num_unmatched_category'] == 0
 
+    # the synthetic preset knows the generator's synonyms: "lake" is a pond, "tank" a storage
+    # tank, "house" a building
+    synth = [make_sample(gt, gt, text='the lake above the field'),
+             make_sample(empty, gt, text='the grey oil tank on the right'),
+             make_sample(gt, gt, text='the small house'),
+             make_sample(gt, gt, text='the pond')]
+    metrics = evaluate(synth, categories='synth')
+    assert metrics['cat/pond/count'] == 2 and metrics['cat/pond/mIoU'] == pytest.approx(100.)
+    assert metrics['cat/storage_tank/count'] == 1 and metrics['cat/building/count'] == 1
+    assert metrics['num_unmatched_category'] == 0
+    assert 'cat/field/count' not in metrics
+
 
 def test_per_size_buckets():
     h = w = 20  # 400 pixels: small < 4 px, medium 4-39 px, large >= 40 px

@@ -2,7 +2,7 @@
 import json
 import os
 import os.path as osp
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -10,14 +10,14 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 from mmseg.registry import METRICS
 
-from mmrrsis.utils.text import (REFSEGRS_CATEGORIES, RRSISD_CATEGORIES, SYNTH_CATEGORIES,
+from mmrrsis.utils.text import (REFSEGRS_CATEGORIES, RRSISD_CATEGORIES, SYNTH_CATEGORY_WORDS,
                                 match_category, normalize_category)
 
 #: Category presets accepted by ``RRSISMetric(categories=...)``.
-CATEGORY_PRESETS: Dict[str, Tuple[str, ...]] = {
+CATEGORY_PRESETS: Dict[str, Union[Tuple[str, ...], Dict[str, Tuple[str, ...]]]] = {
     'refsegrs': tuple(REFSEGRS_CATEGORIES),
     'rrsisd': tuple(RRSISD_CATEGORIES.values()),
-    'synth': SYNTH_CATEGORIES,
+    'synth': SYNTH_CATEGORY_WORDS,  # with the synonyms the generator uses ("lake" = pond)
 }
 
 SIZE_BUCKETS = ('small', 'medium', 'large')
@@ -55,7 +55,8 @@ class RRSISMetric(BaseMetric):
     - Per category: a sample's category is its metainfo ``category`` when that is not ``None``
       (RRSIS-D; dataset names are turned into words with
       :func:`mmrrsis.utils.text.normalize_category`). Otherwise, if ``categories`` is given, the
-      category named first in the expression (whole words, optional plural 's', see
+      category named first in the expression (its ``orig_text`` under the language controls
+      ``ShuffledTextDataset`` / ``BlankTextDataset``; whole words, optional plural 's', see
       :func:`mmrrsis.utils.text.match_category`); expressions naming none are counted as
       ``num_unmatched_category``. Keys are ``cat/<name>/{count,mIoU,oIoU}`` with spaces in the
       name replaced by ``_`` (e.g. ``cat/storage_tank/mIoU``).
@@ -71,10 +72,12 @@ class RRSISMetric(BaseMetric):
     Args:
         thresholds (Sequence[float]): IoU thresholds of the ``Pr@t`` keys, in (0, 1].
             Defaults to (0.5, 0.6, 0.7, 0.8, 0.9).
-        categories (Sequence[str] | str, optional): Natural-language category names used to
-            derive a category from the expression when the metainfo has none, or a preset
-            name: ``'refsegrs'`` (RefSegRS's 14 classes) or ``'rrsisd'`` (RRSIS-D's 20
-            classes). Defaults to None (metainfo categories only).
+        categories (Sequence[str] | dict | str, optional): Natural-language category names
+            used to derive a category from the expression when the metainfo has none, a
+            mapping from each name to the words that stand for it, or a preset name:
+            ``'refsegrs'`` (RefSegRS's 14 classes), ``'rrsisd'`` (RRSIS-D's 20 classes) or
+            ``'synth'`` (the synthetic set's 7, with their synonyms). Defaults to None
+            (metainfo categories only).
         size_thresholds (Sequence[float]): Two increasing fractions of the image area that
             separate small, medium and large objects. Defaults to (0.01, 0.10).
         per_category (bool): Whether to report the per-category breakdown. Defaults to True.
@@ -110,7 +113,11 @@ class RRSISMetric(BaseMetric):
                 raise ValueError(f'Unknown category preset {categories!r}; expected one of '
                                  f'{sorted(CATEGORY_PRESETS)} or a sequence of names')
             categories = CATEGORY_PRESETS[key]
-        self.categories = tuple(categories) if categories is not None else None
+        if isinstance(categories, Mapping):
+            categories = {str(k): tuple(v) for k, v in categories.items()}
+        elif categories is not None:
+            categories = tuple(categories)
+        self.categories = categories
 
         size_thresholds = tuple(float(s) for s in size_thresholds)
         if len(size_thresholds) != 2 or not 0 < size_thresholds[0] < size_thresholds[1] <= 1:
@@ -145,7 +152,9 @@ class RRSISMetric(BaseMetric):
         if category is not None:
             return normalize_category(str(category)), 'metainfo'
         if self.categories is not None:
-            text = data_sample.get('text')
+            # the expression the sample was annotated with, also under the language controls
+            # (ShuffledTextDataset / BlankTextDataset keep it in ``orig_text``)
+            text = data_sample.get('orig_text') or data_sample.get('text')
             matched = match_category(text, self.categories) if text else None
             return matched, 'text'
         return None, None

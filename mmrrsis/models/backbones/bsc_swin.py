@@ -52,7 +52,7 @@ class BSCSwinTransformer(LAVTSwinTransformer):
         self.gates = nn.ModuleDict()
         bsc_cfg = dict(bsc_cfg or {})
         bsc_cfg.pop('bidirectional', None)
-        num_heads: Union[int, Sequence[int]] = bsc_cfg.pop('num_heads', 1)
+        num_heads: Union[int, Sequence[int]] = bsc_cfg.pop('num_heads', self.pwam_num_heads)
         num_stages = len(self.stages)
         if isinstance(num_heads, int):
             num_heads = [num_heads] * num_stages

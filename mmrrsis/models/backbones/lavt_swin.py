@@ -7,7 +7,7 @@ from torch import Tensor
 
 from mmseg.models.backbones import SwinTransformer
 from mmseg.registry import MODELS
-from ..layers import PWAM, LanguageGate
+from ..layers import PWAM, LanguageGate, sincos_2d_position_embedding
 
 
 @MODELS.register_module()
@@ -45,6 +45,11 @@ class LAVTSwinTransformer(SwinTransformer):
         gate (bool): Add ``F_i`` to the visual stream through the tanh language gate. With
             False it is added unweighted, ``X = X + F_i`` (LAVT's ablation without gate).
             Defaults to True.
+        abs_pos_embed_init (str): Initial value of the absolute position embedding when
+            ``use_abs_pos_embed=True`` (not in LAVT) and no checkpoint provides it:
+            ``'trunc_normal'`` (MMSeg, std 0.02) or ``'sincos'`` (a fixed 2-D sine-cosine
+            table, still learned afterwards), which gives a model trained from scratch the
+            token positions from the first step. Defaults to ``'trunc_normal'``.
         **kwargs: Arguments of :class:`mmseg.models.backbones.SwinTransformer`
             (``embed_dims``, ``depths``, ``num_heads``, ``window_size``, ``out_indices``,
             ``drop_path_rate``, ``init_cfg`` ...).
@@ -56,8 +61,17 @@ class LAVTSwinTransformer(SwinTransformer):
                  pwam_dropout: float = 0.0,
                  fusion_stages: Sequence[int] = (0, 1, 2, 3),
                  gate: bool = True,
+                 abs_pos_embed_init: str = 'trunc_normal',
                  **kwargs) -> None:
         super().__init__(**kwargs)
+        if abs_pos_embed_init not in ('trunc_normal', 'sincos'):
+            raise ValueError(f"abs_pos_embed_init must be 'trunc_normal' or 'sincos', got "
+                             f'{abs_pos_embed_init!r}.')
+        self.abs_pos_embed_init = abs_pos_embed_init
+        pretrain_img_size = kwargs.get('pretrain_img_size', 224)
+        self.pretrain_img_size = (pretrain_img_size, ) * 2 if isinstance(
+            pretrain_img_size, int) else tuple(pretrain_img_size)
+        self.patch_size = kwargs.get('patch_size', 4)
         num_stages = len(self.stages)
         self.text_dim = text_dim
         self.fusion_stages = tuple(sorted(set(fusion_stages)))
@@ -72,6 +86,7 @@ class LAVTSwinTransformer(SwinTransformer):
         if len(pwam_num_heads) != num_stages:
             raise ValueError(f'pwam_num_heads needs one entry per stage ({num_stages}), '
                              f'got {pwam_num_heads}.')
+        self.pwam_num_heads = list(pwam_num_heads)
 
         # ModuleDicts keyed by stage index give checkpoint keys like ``pwams.2.*``.
         self.pwams = nn.ModuleDict()
@@ -111,6 +126,12 @@ class LAVTSwinTransformer(SwinTransformer):
         fusion modules as LAVT does: trunc-normal (std 0.02) linear layers, PyTorch's default
         for the 1x1 convolutions."""
         super().init_weights()
+        if self.use_abs_pos_embed and self.abs_pos_embed_init == 'sincos' and (
+                self.init_cfg is None or self.init_cfg.get('type') != 'Pretrained'):
+            rows = self.pretrain_img_size[0] // self.patch_size
+            cols = self.pretrain_img_size[1] // self.patch_size
+            self.absolute_pos_embed.data.copy_(
+                sincos_2d_position_embedding(rows, cols, self.absolute_pos_embed.shape[-1]))
         for m in self.gates.modules():
             if isinstance(m, nn.Linear):
                 trunc_normal_init(m, std=.02, bias=0.)

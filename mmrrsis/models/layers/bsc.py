@@ -120,9 +120,13 @@ class BidirectionalSpatialCorrelation(BaseModule):
         if not len(self.context):
             return x
         B, N, C = x.shape
-        x_map = x.transpose(1, 2).reshape(B, C, *hw_shape)
-        ctx = sum(conv(x_map) for conv in self.context)
-        return x + ctx.flatten(2).transpose(1, 2)
+        # A contiguous float32 map: under CPU bfloat16 autocast, the depth-wise dilated convs on
+        # the channels-last view that transpose+reshape gives returned NaN weight gradients
+        # (oneDNN, torch 2.12); the convs are cheap, so they always run in float32.
+        x_map = x.transpose(1, 2).reshape(B, C, *hw_shape).contiguous()
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            ctx = sum(conv(x_map.float()) for conv in self.context)
+        return x + ctx.flatten(2).transpose(1, 2).to(x.dtype)
 
     def forward(self, x: Tensor, hw_shape: Tuple[int, int], text_feats: Tensor,
                 text_mask: Optional[Tensor] = None) -> Tuple[Tensor, Tensor, Tensor]:

@@ -11,7 +11,7 @@ import torch
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from mmrrsis.utils.text import (REFSEGRS_CATEGORIES, RRSISD_CATEGORIES, SYNTH_CATEGORIES,
+from mmrrsis.utils.text import (REFSEGRS_CATEGORIES, RRSISD_CATEGORIES, SYNTH_CATEGORY_WORDS,
                                 find_category_spans, find_spatial_spans, spans_to_token_mask)
 from .hf_text_encoder import HFTextEncoder
 
@@ -19,7 +19,7 @@ from .hf_text_encoder import HFTextEncoder
 CATEGORY_VOCABULARIES = {
     'rrsisd': tuple(RRSISD_CATEGORIES.values()),
     'refsegrs': REFSEGRS_CATEGORIES,
-    'synth': SYNTH_CATEGORIES,
+    'synth': tuple(w for ws in SYNTH_CATEGORY_WORDS.values() for w in ws),  # with synonyms
 }
 
 

@@ -136,3 +136,22 @@ def test_pretrained_init_resizes_relative_position_tables(tmp_path):
     assert model.gates['0'].gate[0].weight.std() < 0.05
     img, text, mask = _inputs(batch=1)
     assert all(torch.isfinite(o).all() for o in model(img, text, mask))
+
+
+def test_sincos_abs_pos_embed_init():
+    import math
+    model = _build(use_abs_pos_embed=True, abs_pos_embed_init='sincos')
+    pos = model.absolute_pos_embed.detach()
+    assert pos.shape == (1, 16 * 16, 16)
+    # token (row 3, col 5) of the 16x16 grid, channel k of each quarter (4 channels each)
+    tok = pos[0, 3 * 16 + 5]
+    for k in range(4):
+        w = 1. / 10000**(k / 4)
+        expected = [math.sin(5 * w), math.cos(5 * w), math.sin(3 * w), math.cos(3 * w)]
+        got = [float(tok[q * 4 + k]) for q in range(4)]
+        assert got == pytest.approx(expected, abs=1e-6)
+    assert model.absolute_pos_embed.requires_grad  # still learned
+    default = _build(use_abs_pos_embed=True)
+    assert float(default.absolute_pos_embed.abs().max()) < 0.1  # trunc-normal, std 0.02
+    with pytest.raises(ValueError, match='abs_pos_embed_init'):
+        _build(abs_pos_embed_init='learned')

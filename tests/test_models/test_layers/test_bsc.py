@@ -109,3 +109,26 @@ def test_shared_correlation_is_the_text_to_image_one():
     words = torch.matmul(logits.softmax(2).transpose(2, 3), value)[:, 0]  # (B, L, C)
     expected = text + mask.unsqueeze(-1) * bsc.text_gate(bsc.text_up(words))
     torch.testing.assert_close(bsc(x, (H, W), text, mask)[2], expected)
+
+
+def test_spatial_context_runs_in_float32_under_bfloat16_autocast():
+    """The depth-wise context convs leave autocast (NaN weight gradients on the CPU in bf16)."""
+    x, text, mask = _inputs()
+    bsc = BidirectionalSpatialCorrelation(C, text_channels=CT, num_heads=2,
+                                          spatial_context='multi_dilation')
+    bsc.init_weights()
+    _randomize(bsc)
+    seen = []
+    for conv in bsc.context:
+        conv.register_forward_hook(lambda m, i, o: seen.append((i[0].dtype, o.dtype)))
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        x_new, fused, text_new = bsc(x, (H, W), text, mask)
+    assert seen and all(d == (torch.float32, torch.float32) for d in seen)
+    (x_new.float().sum() + fused.float().pow(2).sum() + text_new.float().pow(2).sum()).backward()
+    for name, p in bsc.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+    # and float32 gives the same spatial tokens as without autocast, up to bf16 rounding
+    ref = bsc.spatial_tokens(x, (H, W))
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        got = bsc.spatial_tokens(x, (H, W))
+    torch.testing.assert_close(got.float(), ref, rtol=0, atol=0)

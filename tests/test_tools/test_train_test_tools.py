@@ -206,3 +206,25 @@ def test_dist_test_cpu(trained, assets):
     ], env=env)
     assert 'GPU number: 2' in output
     assert f'num_samples: {assets.num_test}' in output
+
+
+@pytest.mark.slow
+def test_train_tool_btdnet(assets):
+    """The small BTDNet config (BSC backbone, T-BTD head, D-MOLS) trains through train.py."""
+    config = 'configs/btdnet/btdnet_swin-tiny_minilm_1xb16-2k_synth-128x128.py'
+    work_dir = assets.root / 'btdnet'
+    output = run_tool([
+        sys.executable, 'tools/train.py', config, '--work-dir', str(work_dir),
+        '--cfg-options', *tiny_cfg_options(assets, max_iters=2, val_interval=2,
+                                           ckpt_interval=2), 'model.decode_head.text_dim=32'
+    ])
+    assert 'Iter(train) [2/2]' in output
+    train_lines = [line for line in output.splitlines() if 'Iter(train) [' in line]
+    # T-BTD's auxiliary target/background losses and D-MOLS' reconstruction loss are logged
+    for key in ('decode.loss_ce', 'decode.loss_dice', 'decode.loss_fg', 'decode.loss_bg',
+                'loss_rec'):
+        assert all(key + ':' in line for line in train_lines), key
+    assert f'num_samples: {assets.num_val}' in output
+    state = load_ckpt(work_dir / 'iter_2.pth')['state_dict']
+    assert any(k.startswith('reconstruct_head.') for k in state)  # trained, saved
+    assert any(k.startswith('backbone.bscs.') for k in state)

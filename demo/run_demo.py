@@ -3,8 +3,10 @@
 
 1. generate the synthetic set in the RefSegRS layout (``data/synth``) unless it exists, and
    check it with ``check_dataset``;
-2. train the small LAVT of ``configs/lavt/lavt_swin-tiny_minilm_1xb16-2k_synth-128x128.py``
-   (pretrained MiniLM text encoder, Swin trained from scratch) with the stock MMEngine runner;
+2. train the small model of
+   ``configs/lavt/fusionneck-tbtd_r18-coord_minilm-frozen_1xb16-1.5k_synth-128x128.py``
+   (ResNet-18 trained from scratch, PWAM language fusion, T-BTD head, frozen pretrained
+   MiniLM text encoder) with the stock MMEngine runner;
 3. evaluate the best checkpoint (by val oIoU) on the held-out test split, then again with the
    expressions shuffled across the test samples (the language ablation);
 4. print the metric table, write ``work_dirs/demo/metrics.json`` and overlays in
@@ -12,7 +14,6 @@
 """
 import argparse
 import copy
-import glob
 import json
 import os
 import os.path as osp
@@ -26,7 +27,7 @@ os.environ.setdefault('TRANSFORMERS_OFFLINE', '1')
 os.environ.setdefault('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEFAULT_CONFIG = osp.join(REPO, 'configs', 'lavt',
-                          'lavt_swin-tiny_minilm_1xb16-2k_synth-128x128.py')
+                          'fusionneck-tbtd_r18-coord_minilm-frozen_1xb16-1.5k_synth-128x128.py')
 METRIC_KEYS = ('oIoU', 'mIoU', 'Pr@0.5', 'Pr@0.6', 'Pr@0.7', 'Pr@0.8', 'Pr@0.9')
 
 
@@ -37,10 +38,10 @@ def parse_args():
     p.add_argument('--work-dir', default=osp.join(REPO, 'work_dirs', 'demo'))
     p.add_argument('--split-scenes', type=int, nargs=3, default=(2600, 150, 250),
                    metavar=('TRAIN', 'VAL', 'TEST'), help='synthetic scenes per split')
-    p.add_argument('--iters', type=int, default=1500,
-                   help='training iterations (the config schedule is cut to this length; '
-                   'the config itself trains 2000)')
-    p.add_argument('--num-vis', type=int, default=16, help='overlays to write')
+    p.add_argument('--iters', type=int, default=None,
+                   help='training iterations (default: the config\'s schedule; a shorter '
+                   'one cuts the schedule, validating at the middle and the end)')
+    p.add_argument('--num-vis', type=int, default=16, help='overlays to write (0: none)')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--checkpoint', default=None,
                    help='skip training and evaluate this checkpoint (one you trust)')
@@ -81,7 +82,9 @@ def build_cfg(args):
                 sched['end'] = args.iters
     cfg.randomness = dict(seed=args.seed)
     cfg.default_hooks.logger.interval = 100
-    cfg.custom_hooks = [dict(type='TrainProgressBarHook', desc='demo training')]
+    cfg.custom_hooks = [h for h in cfg.get('custom_hooks', [])
+                        if h.get('type') != 'TrainProgressBarHook']
+    cfg.custom_hooks.append(dict(type='TrainProgressBarHook', desc='demo training'))
     cfg.default_hooks.visualization = dict(type='SegVisualizationHook', draw=False)
     return cfg
 
@@ -97,7 +100,7 @@ def run_test(cfg, checkpoint, shuffled: bool):
     cfg.val_dataloader = None
     cfg.val_cfg = None
     cfg.val_evaluator = None
-    cfg.custom_hooks = []
+    cfg.custom_hooks = [h for h in cfg.custom_hooks if h.get('type') != 'TrainProgressBarHook']
     cfg.work_dir = osp.join(cfg.work_dir, 'test_shuffled' if shuffled else 'test')
     if shuffled:
         cfg.test_dataloader.dataset = dict(type='ShuffledTextDataset',
@@ -147,9 +150,10 @@ def main():
     if args.checkpoint is None:
         runner = Runner.from_cfg(copy.deepcopy(cfg))
         runner.train()
-        best = sorted(glob.glob(osp.join(args.work_dir, 'best_oIoU_*.pth')))
+        # this run's best checkpoint (by val oIoU), not a file left by an earlier run
+        best = runner.message_hub.get_info('best_ckpt')
         last = osp.join(args.work_dir, f'iter_{cfg.train_cfg.max_iters}.pth')
-        checkpoint = best[-1] if best else last
+        checkpoint = best if best and osp.isfile(best) else last
     else:
         checkpoint = args.checkpoint
     train_s = time.time() - t_train
@@ -157,7 +161,6 @@ def main():
     metrics = run_test(cfg, checkpoint, shuffled=False)
     print('[demo] evaluating again with the expressions shuffled across test samples')
     shuffled = run_test(cfg, checkpoint, shuffled=True)
-    write_overlays(cfg, checkpoint, osp.join(args.work_dir, 'vis'), args.num_vis)
 
     result = {k: round(float(metrics[k]), 2) for k in METRIC_KEYS}
     for k in METRIC_KEYS:
@@ -165,15 +168,21 @@ def main():
     result.update(checkpoint=osp.basename(checkpoint), train_iters=cfg.train_cfg.max_iters,
                   train_seconds=round(train_s, 1), total_seconds=round(time.time() - t0, 1),
                   num_test_samples=int(metrics.get('num_samples', 0)))
-    with open(osp.join(args.work_dir, 'metrics.json'), 'w') as f:
+    metrics_file = osp.join(args.work_dir, 'metrics.json')
+    with open(metrics_file, 'w') as f:  # written before the overlays: nothing is lost
         json.dump(result, f, indent=2)
+    if args.num_vis > 0:
+        write_overlays(cfg, checkpoint, osp.join(args.work_dir, 'vis'), args.num_vis)
+        result['total_seconds'] = round(time.time() - t0, 1)
+        with open(metrics_file, 'w') as f:
+            json.dump(result, f, indent=2)
 
     width = max(len(k) for k in METRIC_KEYS)
     print('\n[demo] test split of the synthetic set (paper protocol, percent)')
     print(f"{'metric':<{width}}  {'expressions':>11}  {'shuffled':>9}")
     for k in METRIC_KEYS:
         print(f'{k:<{width}}  {result[k]:>11.2f}  {result[k + "_shuffled_text"]:>9.2f}')
-    print(f"\n[demo] metrics: {osp.join(args.work_dir, 'metrics.json')}; overlays: "
+    print(f"\n[demo] metrics: {metrics_file}; overlays: "
           f"{osp.join(args.work_dir, 'vis')}; total {result['total_seconds']:.0f} s")
     if result['oIoU'] - result['oIoU_shuffled_text'] < 20:
         print('[demo] WARNING: the model barely uses the language (oIoU with shuffled '

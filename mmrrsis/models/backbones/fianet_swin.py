@@ -106,7 +106,7 @@ class FIANetSwinTransformer(LAVTSwinTransformer):
             key = str(i)
             if key not in self.pwams:
                 return x, x
-            context = self.pwams[key](x, text_feats, text_mask)  # F_c (B, N_i, C_i)
+            context = self.pwams[key](x, text_feats, text_mask, hw_shape)  # F_c (B, N_i, C_i)
             if key in self.gates:
                 update = self.gates[key](context)  # Gate(F_c) * F_c
                 if key in self.opabs:

@@ -50,6 +50,8 @@ class LAVTSwinTransformer(SwinTransformer):
             ``'trunc_normal'`` (MMSeg, std 0.02) or ``'sincos'`` (a fixed 2-D sine-cosine
             table, still learned afterwards), which gives a model trained from scratch the
             token positions from the first step. Defaults to ``'trunc_normal'``.
+        pwam_coord_feats (bool): Feed every PWAM the normalised pixel coordinates (see
+            :class:`PWAM`; not in LAVT). Defaults to False.
         **kwargs: Arguments of :class:`mmseg.models.backbones.SwinTransformer`
             (``embed_dims``, ``depths``, ``num_heads``, ``window_size``, ``out_indices``,
             ``drop_path_rate``, ``init_cfg`` ...).
@@ -62,6 +64,7 @@ class LAVTSwinTransformer(SwinTransformer):
                  fusion_stages: Sequence[int] = (0, 1, 2, 3),
                  gate: bool = True,
                  abs_pos_embed_init: str = 'trunc_normal',
+                 pwam_coord_feats: bool = False,
                  **kwargs) -> None:
         super().__init__(**kwargs)
         if abs_pos_embed_init not in ('trunc_normal', 'sincos'):
@@ -97,7 +100,8 @@ class LAVTSwinTransformer(SwinTransformer):
                 channels=channels,
                 text_channels=text_dim,
                 num_heads=pwam_num_heads[i],
-                dropout=pwam_dropout)
+                dropout=pwam_dropout,
+                coord_feats=pwam_coord_feats)
             if gate and i < num_stages - 1:
                 self.gates[str(i)] = LanguageGate(channels)
         self._register_load_state_dict_pre_hook(self._keep_own_relative_position_index)
@@ -153,7 +157,7 @@ class LAVTSwinTransformer(SwinTransformer):
             key = str(i)
             if key not in self.pwams:
                 return x, x
-            fused = self.pwams[key](x, text_feats, text_mask)  # (B, N_i, C_i)
+            fused = self.pwams[key](x, text_feats, text_mask, hw_shape)  # (B, N_i, C_i)
             if key in self.gates:
                 x = self.gates[key](fused, identity=x)
             elif not self.gate:

@@ -12,7 +12,7 @@ from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, SampleList
-from ..layers import masked_mean
+from ..layers import coordinate_features, masked_mean
 from .lavt_head import LAVTHead
 
 COMBINE_RULES = ('softmax_pair', 'product')
@@ -62,6 +62,10 @@ class TBTDHead(BaseDecodeHead):
         query_heads (int): Heads of that layer. Defaults to 8.
         combine (str): ``'softmax_pair'`` or ``'product'``. Defaults to ``'softmax_pair'``.
         single_stream (bool): Foreground stream only (ablation control). Defaults to False.
+        coord_feats (bool): Add a learned 1x1 projection of the normalised pixel coordinates
+            (x, y in [-1, 1]) to D before the query decoder and the towers (not in BTDNet; an
+            mmrrsis switch): the text-conditioned queries can then select by position
+            directly. Defaults to False.
         lambda_aux (float): Weight of ``loss_fg`` and ``loss_bg``. Defaults to 0.4.
         norm_cfg (dict): Norm of the convs. Defaults to ``dict(type='BN', requires_grad=True)``.
         align_corners (bool): Of every bilinear resize. Defaults to True (LAVT).
@@ -80,6 +84,7 @@ class TBTDHead(BaseDecodeHead):
                  query_heads: int = 8,
                  combine: str = 'softmax_pair',
                  single_stream: bool = False,
+                 coord_feats: bool = False,
                  lambda_aux: float = 0.4,
                  norm_cfg: ConfigType = dict(type='BN', requires_grad=True),
                  align_corners: bool = True,
@@ -140,6 +145,7 @@ class TBTDHead(BaseDecodeHead):
         self.towers = nn.ModuleDict({s: tower() for s in streams})
         self.query_mlps = nn.ModuleDict({s: mlp() for s in streams})
         self.query_embed = nn.Parameter(torch.zeros(len(streams), channels))
+        self.coord_proj = nn.Conv2d(2, channels, 1) if coord_feats else None
         self.query_decoder = nn.TransformerDecoderLayer(
             channels, query_heads, dim_feedforward=4 * channels, dropout=0.0,
             batch_first=True) if query_decoder else None
@@ -169,6 +175,10 @@ class TBTDHead(BaseDecodeHead):
         """The twin streams' logits ``z_fg`` and ``z_bg`` (None if single stream), each
         (B, 1, H_0, W_0)."""
         d = self.decode_feature(inputs)  # (B, C, H, W)
+        if self.coord_proj is not None:
+            H, W = d.shape[2:]
+            coords = coordinate_features(H, W, device=d.device).reshape(1, 2, H, W)
+            d = d + self.coord_proj(coords)
         sentence = masked_mean(text_feats, text_mask)  # (B, C_t)
         queries = torch.stack([self.query_mlps[s](sentence) for s in self.streams], 1)
         queries = queries + self.query_embed.unsqueeze(0)  # (B, S, C)

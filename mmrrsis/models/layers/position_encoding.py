@@ -33,3 +33,16 @@ def sincos_2d_position_embedding(h: int, w: int, dims: int,
     out_y = ys.reshape(-1, 1) * omega[None]
     emb = torch.cat([out_x.sin(), out_x.cos(), out_y.sin(), out_y.cos()], dim=1)
     return emb.float().unsqueeze(0)
+
+
+def coordinate_features(h: int, w: int, device=None, dtype=None) -> Tensor:
+    """Normalised pixel-centre coordinates of an (h, w) grid, (1, 2, h * w), row-major.
+
+    Channel 0 is x, channel 1 is y, both ``(2 * i + 1) / n - 1`` in (-1, 1): the same value
+    for the same relative position at every pyramid level and input size.
+    """
+    ys = (torch.arange(h, device=device, dtype=torch.float32) * 2 + 1) / h - 1
+    xs = (torch.arange(w, device=device, dtype=torch.float32) * 2 + 1) / w - 1
+    grid_y, grid_x = torch.meshgrid(ys, xs, indexing='ij')
+    coords = torch.stack([grid_x.reshape(-1), grid_y.reshape(-1)])  # (2, h * w)
+    return coords.unsqueeze(0).to(dtype=dtype or torch.float32)

@@ -16,6 +16,7 @@ from torch import Tensor
 
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType
+from .position_encoding import coordinate_features
 from .text_mask import LAVT_MASK_VALUE, normalize_text_mask, text_mask_to_bias
 
 
@@ -170,6 +171,11 @@ class PWAM(BaseModule):
         qk_scale (float, optional): Logit scale. Defaults to ``key_channels ** -0.5``.
         dropout (float): Dropout after both projections (LAVT ``fusion_drop``). Defaults to 0.
         act_cfg (dict): Activation of both projections. Defaults to ``dict(type='GELU')``.
+        coord_feats (bool): Concatenate the normalised pixel coordinates (x, y in [-1, 1],
+            pixel centres) to V before ``vis_project`` (not in LAVT; an mmrrsis switch), so the
+            multiplicative fusion ``V_m * G`` can turn position words ("on the left") into a
+            spatial map in one layer. ``forward`` then needs the grid shape for token inputs.
+            Defaults to False.
         init_cfg (dict | list[dict], optional): Initialization config. Defaults to None.
     """
 
@@ -183,6 +189,7 @@ class PWAM(BaseModule):
                  qk_scale: Optional[float] = None,
                  dropout: float = 0.0,
                  act_cfg: ConfigType = dict(type='GELU'),
+                 coord_feats: bool = False,
                  init_cfg: OptConfigType = None) -> None:
         super().__init__(init_cfg=init_cfg)
         key_channels = key_channels or channels
@@ -191,9 +198,10 @@ class PWAM(BaseModule):
         self.channels = channels
         self.text_channels = text_channels
         self.out_channels = out_channels
+        self.coord_feats = coord_feats
 
         self.vis_project = nn.Sequential(
-            nn.Conv1d(channels, value_channels, kernel_size=1),
+            nn.Conv1d(channels + (2 if coord_feats else 0), value_channels, kernel_size=1),
             build_activation_layer(act_cfg), nn.Dropout(dropout))
         self.image_lang_att = SpatialImageLanguageAttention(
             v_in_channels=channels,
@@ -207,20 +215,34 @@ class PWAM(BaseModule):
             nn.Conv1d(value_channels, out_channels, kernel_size=1),
             build_activation_layer(act_cfg), nn.Dropout(dropout))
 
-    def forward(self, x: Tensor, text_feats: Tensor, text_mask: Optional[Tensor] = None) -> Tensor:
+    def forward(self,
+                x: Tensor,
+                text_feats: Tensor,
+                text_mask: Optional[Tensor] = None,
+                hw_shape: Optional[Tuple[int, int]] = None) -> Tensor:
         """Fuse the words into every pixel.
 
         Args:
             x (Tensor): Visual features, tokens (B, N, C) or a map (B, C, H, W).
             text_feats (Tensor): (B, L, C_t).
             text_mask (Tensor, optional): (B, L), 1 for real tokens, 0 for padding.
+            hw_shape (tuple[int, int], optional): (H, W) of the token grid (row-major);
+                needed for token inputs when ``coord_feats=True``.
 
         Returns:
             Tensor: The fused features F in the layout of ``x``: (B, N, C_out) or
             (B, C_out, H, W).
         """
-        x_cf, hw_shape = _to_channels_first(x)  # (B, C, N)
-        vis = self.vis_project(x_cf)  # (B, C_v', N)
+        x_cf, map_shape = _to_channels_first(x)  # (B, C, N)
+        vis_in = x_cf
+        if self.coord_feats:
+            grid = map_shape or hw_shape
+            if grid is None or grid[0] * grid[1] != x_cf.shape[-1]:
+                raise ValueError(f'PWAM(coord_feats=True) needs hw_shape for token inputs '
+                                 f'(got {hw_shape} for {x_cf.shape[-1]} tokens).')
+            coords = coordinate_features(*grid, device=x_cf.device, dtype=x_cf.dtype)
+            vis_in = torch.cat([x_cf, coords.expand(x_cf.shape[0], -1, -1)], dim=1)
+        vis = self.vis_project(vis_in)  # (B, C_v', N)
         lang = self.image_lang_att(x_cf.transpose(1, 2), text_feats, text_mask)  # (B, N, C_v')
         mm = self.project_mm(vis * lang.transpose(1, 2))  # (B, C_out, N)
-        return _from_channels_first(mm, hw_shape)
+        return _from_channels_first(mm, map_shape)

@@ -43,6 +43,9 @@ class LanguageFusionNeck(BaseModule):
         norm_cfg (dict, optional): Channels-last norm applied to each fused output (as
             tokens (B, H*W, C)), e.g. ``dict(type='LN')`` as LAVT's stage outputs. Defaults
             to None (no norm).
+        coord_feats (bool): Give every PWAM the normalised pixel coordinates
+            (see :class:`PWAM`); plain CNN backbones carry little absolute position.
+            Defaults to False.
         init_cfg (dict | list[dict], optional): Initialization config. Defaults to None.
     """
 
@@ -55,6 +58,7 @@ class LanguageFusionNeck(BaseModule):
                  gate: bool = True,
                  out_type: str = 'residual',
                  norm_cfg: OptConfigType = None,
+                 coord_feats: bool = False,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
         in_index = list(range(len(in_channels))) if in_index is None else list(in_index)
@@ -72,7 +76,8 @@ class LanguageFusionNeck(BaseModule):
         self.use_gate = gate and out_type == 'residual'
 
         self.pwams = nn.ModuleList(
-            PWAM(channels=c, text_channels=text_dim, num_heads=h, dropout=dropout)
+            PWAM(channels=c, text_channels=text_dim, num_heads=h, dropout=dropout,
+                 coord_feats=coord_feats)
             for c, h in zip(in_channels, num_heads))
         self.gates = nn.ModuleList(
             LanguageGate(c) for c in in_channels) if self.use_gate else None
@@ -105,7 +110,7 @@ class LanguageFusionNeck(BaseModule):
             x = inputs[idx]
             B, C, H, W = x.shape
             tokens = x.flatten(2).transpose(1, 2)  # (B, H*W, C)
-            fused = self.pwams[k](tokens, text_feats, text_mask)  # (B, H*W, C)
+            fused = self.pwams[k](tokens, text_feats, text_mask, (H, W))  # (B, H*W, C)
             if self.out_type == 'fusion':
                 out = fused
             elif self.use_gate:

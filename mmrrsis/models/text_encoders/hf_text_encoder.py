@@ -10,6 +10,7 @@ Weights (``init_weights()``) and the tokenizer (first forward) are read lazily, 
 directory or the Hugging Face cache / Hub.
 """
 import copy
+from collections import OrderedDict
 import logging
 import os.path as osp
 from contextlib import contextmanager
@@ -187,6 +188,12 @@ class HFTextEncoder(BaseModule):
             (non-reentrant checkpointing) to save memory. Defaults to False.
         tokenizer_path (str, optional): Local directory or hub name of the tokenizer.
             Defaults to None (= ``name_or_path``).
+        cache_size (int): With a fully frozen encoder (``frozen=True`` and
+            ``frozen_eval=True``, so the same text always gives the same features), keep the
+            features of up to this many distinct expressions (least recently used dropped)
+            and encode only the ones not seen yet. Training sets repeat their expressions every
+            epoch; the synthetic demo set has about 2,000 distinct ones. The cache is cleared
+            whenever weights are (re)loaded. 0 disables it. Defaults to 0.
         model_config (dict, optional): Overrides of the Hugging Face config, e.g.
             ``dict(num_hidden_layers=2)`` or ``dict(hidden_dropout_prob=0.)``. With
             ``pretrained=True`` the checkpoint is loaded into the overridden architecture
@@ -211,8 +218,17 @@ class HFTextEncoder(BaseModule):
                  gradient_checkpointing: bool = False,
                  tokenizer_path: Optional[str] = None,
                  model_config: Optional[dict] = None,
+                 cache_size: int = 0,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        if not isinstance(cache_size, int) or cache_size < 0:
+            raise ValueError(f'cache_size must be an int >= 0, got {cache_size!r}')
+        if cache_size and not (frozen and frozen_eval):
+            raise ValueError('cache_size > 0 needs a fixed encoder (frozen=True and '
+                             'frozen_eval=True): a trained encoder or one with dropout gives '
+                             'other features for the same text every time.')
+        self.cache_size = cache_size
+        self._cache: 'OrderedDict[str, Tuple[Tensor, Tensor]]' = OrderedDict()
         if not isinstance(max_tokens, int) or max_tokens < 2:
             raise ValueError(f'max_tokens must be an int >= 2 ([CLS] and [SEP]), got '
                              f'{max_tokens!r}')
@@ -362,6 +378,11 @@ class HFTextEncoder(BaseModule):
             self._load_pretrained()
             self._is_init = True
         self._freeze()
+        self._cache.clear()
+
+    def _load_from_state_dict(self, *args, **kwargs) -> None:
+        self._cache.clear()  # new weights: cached features are stale
+        super()._load_from_state_dict(*args, **kwargs)
 
     def _load_pretrained(self) -> None:
         transformers = _transformers()
@@ -474,6 +495,29 @@ class HFTextEncoder(BaseModule):
               ``[SEP]``), 0 for padding (the tokenizer's attention mask; cast with
               ``.float()`` / ``.bool()`` where needed).
         """
+        if self.cache_size:
+            return self._forward_cached(texts)
         tokens = self.tokenize(texts)
         text_feats = self.encode(**tokens)
         return text_feats, tokens['attention_mask']
+
+    def _forward_cached(self, texts: Sequence[str]) -> Tuple[Tensor, Tensor]:
+        """:meth:`forward` through the feature cache (``cache_size > 0``)."""
+        if isinstance(texts, str) or not isinstance(texts, Sequence):
+            self.tokenize(texts)  # raises the TypeError with its message
+        param = next(self.model.parameters())
+        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing:
+            tokens = self.tokenize(missing)
+            with torch.no_grad():
+                feats = self.encode(**tokens)
+            for text, f, m in zip(missing, feats, tokens['attention_mask']):
+                self._cache[text] = (f.float(), m)  # autocast may have given bf16
+        for text in texts:
+            self._cache.move_to_end(text)
+        entries = [self._cache[t] for t in texts]
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        text_feats = torch.stack([f for f, _ in entries]).to(param.device, param.dtype)
+        text_mask = torch.stack([m for _, m in entries]).to(param.device)
+        return text_feats, text_mask

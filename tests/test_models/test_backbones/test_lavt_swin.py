@@ -155,3 +155,16 @@ def test_sincos_abs_pos_embed_init():
     assert float(default.absolute_pos_embed.abs().max()) < 0.1  # trunc-normal, std 0.02
     with pytest.raises(ValueError, match='abs_pos_embed_init'):
         _build(abs_pos_embed_init='learned')
+
+
+def test_pwam_coordinate_features():
+    """Every stage's PWAM receives that stage's grid, also for padded, non-square inputs."""
+    model = _build(pwam_coord_feats=True).eval()
+    assert all(p.vis_project[0].in_channels == p.channels + 2 for p in model.pwams.values())
+    grids = []
+    for p in model.pwams.values():
+        p.register_forward_hook(lambda m, args, out: grids.append(args[3]))
+    img, text, mask = _inputs()
+    outs = model(torch.randn(1, 3, 40, 56), text[:1], mask[:1])
+    assert grids == [(10, 14), (5, 7), (3, 4), (2, 2)]
+    assert [tuple(o.shape[2:]) for o in outs] == grids

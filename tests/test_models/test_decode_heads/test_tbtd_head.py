@@ -125,3 +125,23 @@ def test_twin_losses_skip_ignored_pixels():
         z = resize(z, size=(64, 64), mode='bilinear', align_corners=True)
         expected = 0.5 * F.binary_cross_entropy_with_logits(z[valid], y[valid])
         torch.testing.assert_close(losses[key], expected)
+
+
+def test_coordinate_features():
+    """``coord_feats=True`` adds W * (x, y) + b to D before the query decoder and towers."""
+    head = _build(mci='lavt', coord_feats=True).eval()
+    feats, text, mask = _inputs()
+    d_seen = []
+    head.towers['fg'].register_forward_pre_hook(lambda m, args: d_seen.append(args[0]))
+    z_fg, _ = head.stream_logits(feats, text, mask)
+    d = head.decode_feature(feats)
+    xs = (torch.arange(16) * 2 + 1) / 16 - 1  # pixel centres of the 16 x 16 map
+    coords = torch.stack(torch.meshgrid(xs, xs, indexing='xy'))  # (2, H, W): x, y
+    w, b = head.coord_proj.weight[:, :, 0, 0], head.coord_proj.bias
+    expected = d + (torch.einsum('ck,khw->chw', w, coords) + b[:, None, None])[None]
+    torch.testing.assert_close(d_seen[0], expected)
+    # gradients reach the projection
+    losses = head.loss(feats, _samples(), {}, text_feats=text, text_mask=mask)
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+    assert head.coord_proj.weight.grad.abs().sum() > 0
+    assert _build().coord_proj is None

@@ -29,8 +29,11 @@ def _conv(seq, t):  # a 1x1 Conv1d applied to (B, C_in, N)
     return torch.einsum('oi,bin->bon', conv.weight[..., 0], t) + conv.bias[None, :, None]
 
 
-def _reference_pwam(pwam, x, text, mask):
-    """LAVT's PWAM written out from the equations (models.md §1.2), independent of the code."""
+def _reference_pwam(pwam, x, text, mask, coords=None):
+    """LAVT's PWAM written out from the equations (models.md §1.2), independent of the code.
+
+    ``coords`` (N, 2): extra channels of V for ``vis_project`` only (``coord_feats=True``).
+    """
     sila = pwam.image_lang_att
     m = mask.float()[:, None, :]  # (B, 1, L)
     v = x.transpose(1, 2)  # (B, C, N)
@@ -46,7 +49,8 @@ def _reference_pwam(pwam, x, text, mask):
         s = torch.einsum('bdn,bdl->bnl', qi, ki) / q.shape[1]**0.5 + (1e4 * m - 1e4)
         outs.append(torch.einsum('bnl,bdl->bdn', s.softmax(-1), vi))
     g = _instance_norm(_conv(sila.W, torch.cat(outs, 1)))
-    vm = F.gelu(_conv(pwam.vis_project, v))
+    v_in = v if coords is None else torch.cat([v, coords.T[None].expand(B, -1, -1)], 1)
+    vm = F.gelu(_conv(pwam.vis_project, v_in))
     return F.gelu(_conv(pwam.project_mm, vm * g)).transpose(1, 2)
 
 
@@ -66,6 +70,27 @@ def test_pwam_map_layout_and_registry():
     out_map = pwam(fmap, text, mask)
     assert out_map.shape == (B, 8, 3, 4)
     torch.testing.assert_close(out_map.flatten(2).transpose(1, 2), pwam(x, text, mask))
+
+
+def test_pwam_coordinate_features():
+    x, text, mask = _inputs()  # N = 12 tokens: a 3 x 4 grid
+    pwam = PWAM(C, text_channels=CT, num_heads=2, coord_feats=True).eval()
+    assert pwam.vis_project[0].in_channels == C + 2
+    # pixel centres in (-1, 1): columns -0.75, -0.25, 0.25, 0.75; rows -2/3, 0, 2/3
+    xs, ys = [-0.75, -0.25, 0.25, 0.75], [-2 / 3, 0., 2 / 3]
+    coords = torch.tensor([[cx, cy] for cy in ys for cx in xs])
+    out = pwam(x, text, mask, hw_shape=(3, 4))
+    torch.testing.assert_close(out, _reference_pwam(pwam, x, text, mask, coords), atol=1e-5,
+                               rtol=1e-4)
+    # map input: the grid comes from the map itself; same result
+    fmap = x.transpose(1, 2).reshape(B, C, 3, 4)
+    torch.testing.assert_close(pwam(fmap, text, mask).flatten(2).transpose(1, 2), out)
+    # the coordinates matter (zero coordinates would give another result)
+    assert not torch.allclose(out, _reference_pwam(pwam, x, text, mask, torch.zeros(N, 2)))
+    with pytest.raises(ValueError, match='hw_shape'):
+        pwam(x, text, mask)
+    with pytest.raises(ValueError, match='hw_shape'):
+        pwam(x, text, mask, hw_shape=(4, 4))
 
 
 @pytest.mark.parametrize('num_heads', [1, 2])

@@ -94,3 +94,17 @@ def test_output_types_and_gradients():
     tokens = feats[1].flatten(2).transpose(1, 2)
     expected = tokens + neck.pwams[1](tokens, text, mask)
     torch.testing.assert_close(out, expected.transpose(1, 2).reshape(2, 16, 4, 4))
+
+
+def test_coordinate_features():
+    """``coord_feats=True`` hands each level's grid shape to its PWAM (x, y channels)."""
+    feats = [torch.randn(2, 8, 4, 6), torch.randn(2, 16, 2, 3)]
+    text, mask = _text()
+    neck = LanguageFusionNeck(in_channels=[8, 16], text_dim=TEXT_DIM, coord_feats=True).eval()
+    assert [p.vis_project[0].in_channels for p in neck.pwams] == [10, 18]
+    outs = neck(feats, text, mask)
+    for k, (out, f) in enumerate(zip(outs, feats)):
+        B, C, H, W = f.shape
+        tokens = f.flatten(2).transpose(1, 2)
+        expected = neck.gates[k](neck.pwams[k](tokens, text, mask, (H, W)), identity=tokens)
+        torch.testing.assert_close(out, expected.transpose(1, 2).reshape(B, C, H, W))

@@ -218,6 +218,43 @@ def test_frozen(tiny_bert):
         assert torch.equal(param, before[name]), name
 
 
+def test_feature_cache(tiny_bert):
+    plain = HFTextEncoder(tiny_bert, max_tokens=8, frozen=True)
+    plain.init_weights()
+    cached = HFTextEncoder(tiny_bert, max_tokens=8, frozen=True, cache_size=3)
+    cached.init_weights()
+    calls = []
+    cached.model.register_forward_pre_hook(
+        lambda m, args, kwargs: calls.append(kwargs['input_ids'].shape[0]), with_kwargs=True)
+    batch = ['the red car', 'a white ship', 'the red car', '']
+    feats, mask = cached(batch)
+    ref_feats, ref_mask = plain(batch)
+    torch.testing.assert_close(feats, ref_feats)
+    assert torch.equal(mask, ref_mask)
+    assert calls == [3]  # the repeated text is encoded once
+    feats2, _ = cached(['a white ship', 'the red car'])
+    assert calls == [3]  # all from the cache
+    torch.testing.assert_close(feats2, ref_feats[[1, 0]])
+    # least recently used first out: 'the big tank' pushes out '' (used before the others)
+    cached(['the big tank'])
+    assert list(cached._cache) == ['a white ship', 'the red car', 'the big tank']
+    assert calls == [3, 1]
+    # new weights clear it
+    cached.load_state_dict(plain.state_dict())
+    assert not cached._cache
+    # bf16 autocast gives float32 features from the cache as in a plain call
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        assert cached(['the red car'])[0].dtype == torch.float32
+    # a trained encoder or one with dropout cannot be cached
+    for kwargs in (dict(), dict(frozen=True, frozen_eval=False), dict(trainable_layers=(0, 2))):
+        with pytest.raises(ValueError, match='cache_size'):
+            HFTextEncoder(tiny_bert, max_tokens=8, cache_size=4, **kwargs)
+    with pytest.raises(ValueError, match='cache_size'):
+        HFTextEncoder(tiny_bert, max_tokens=8, frozen=True, cache_size=-1)
+    with pytest.raises(TypeError, match='list of str'):
+        cached('the red car')
+
+
 def test_gradient_checkpointing(tiny_bert_no_dropout):
     texts = ['the big red car on the left', 'a small ship']
     grads = []

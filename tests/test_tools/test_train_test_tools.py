@@ -228,3 +228,30 @@ def test_train_tool_btdnet(assets):
     state = load_ckpt(work_dir / 'iter_2.pth')['state_dict']
     assert any(k.startswith('reconstruct_head.') for k in state)  # trained, saved
     assert any(k.startswith('backbone.bscs.') for k in state)
+
+
+def test_train_tool_demo_config(assets):
+    """The demo config (ResNet-18, coordinate-aware fusion neck, T-BTD head, frozen cached
+    text encoder, fused AdamW, ChannelsLastHook) trains and validates through train.py."""
+    config = 'configs/lavt/fusionneck-tbtd_r18-coord_minilm-frozen_1xb16-1.5k_synth-128x128.py'
+    work_dir = assets.root / 'demo_cfg'
+    opts = [o for o in tiny_cfg_options(assets, max_iters=3, val_interval=3, ckpt_interval=3)
+            if not o.startswith('model.backbone.')]
+    output = run_tool([
+        sys.executable, 'tools/train.py', config, '--work-dir', str(work_dir),
+        '--cfg-options', *opts, 'model.neck.text_dim=32', 'model.decode_head.text_dim=32'
+    ])
+    assert 'Iter(train) [3/3]' in output
+    train_lines = [line for line in output.splitlines() if 'Iter(train) [' in line]
+    for key in ('decode.loss_ce', 'decode.loss_dice', 'decode.loss_fg', 'decode.loss_bg'):
+        assert all(key + ':' in line for line in train_lines), key
+    assert f'num_samples: {assets.num_val}' in output
+    state = load_ckpt(work_dir / 'iter_3.pth')['state_dict']
+    # coordinates enter every PWAM (C + 2 input channels) and the head's map
+    assert state['neck.pwams.0.vis_project.0.weight'].shape[1] == 32 + 2
+    assert 'decode_head.coord_proj.weight' in state
+    # the frozen text encoder's weights are saved unchanged by training
+    from safetensors.torch import load_file
+    bert = load_file(str(Path(assets.bert) / 'model.safetensors'))
+    key = 'embeddings.word_embeddings.weight'
+    torch.testing.assert_close(state['text_encoder.model.' + key], bert[key])

@@ -63,7 +63,7 @@ class TBTDHead(BaseDecodeHead):
         combine (str): ``'softmax_pair'`` or ``'product'``. Defaults to ``'softmax_pair'``.
         single_stream (bool): Foreground stream only (ablation control). Defaults to False.
         coord_feats (bool): Add a learned 1x1 projection of the normalised pixel coordinates
-            (x, y in [-1, 1]) to D before the query decoder and the towers (not in BTDNet; an
+            (x, y in (-1, 1)) to D before the query decoder and the towers (not in BTDNet; an
             mmrrsis switch): the text-conditioned queries can then select by position
             directly. Defaults to False.
         lambda_aux (float): Weight of ``loss_fg`` and ``loss_bg``. Defaults to 0.4.

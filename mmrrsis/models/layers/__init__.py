@@ -9,6 +9,5 @@ from .text_mask import LAVT_MASK_VALUE, masked_mean, normalize_text_mask, text_m
 __all__ = [
     'BidirectionalSpatialCorrelation', 'ChannelModulation', 'LAVT_MASK_VALUE', 'LanguageGate',
     'ObjectPositionAlignment', 'PWAM', 'SpatialImageLanguageAttention', 'coordinate_features',
-    'masked_mean',
-    'normalize_text_mask', 'sincos_2d_position_embedding', 'text_mask_to_bias'
+    'masked_mean', 'normalize_text_mask', 'sincos_2d_position_embedding', 'text_mask_to_bias'
 ]

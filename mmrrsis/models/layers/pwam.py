@@ -171,7 +171,7 @@ class PWAM(BaseModule):
         qk_scale (float, optional): Logit scale. Defaults to ``key_channels ** -0.5``.
         dropout (float): Dropout after both projections (LAVT ``fusion_drop``). Defaults to 0.
         act_cfg (dict): Activation of both projections. Defaults to ``dict(type='GELU')``.
-        coord_feats (bool): Concatenate the normalised pixel coordinates (x, y in [-1, 1],
+        coord_feats (bool): Concatenate the normalised pixel coordinates (x, y in (-1, 1),
             pixel centres) to V before ``vis_project`` (not in LAVT; an mmrrsis switch), so the
             multiplicative fusion ``V_m * G`` can turn position words ("on the left") into a
             spatial map in one layer. ``forward`` then needs the grid shape for token inputs.

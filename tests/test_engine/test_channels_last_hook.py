@@ -16,9 +16,8 @@ def _net():
 
 def test_channels_last_hook_keeps_values_and_checkpoints():
     hook = HOOKS.build(dict(type='ChannelsLastHook'))
-    model, plain = _net(), _net()
     x = torch.randn(2, 3, 9, 7)
-    expected = plain(x)
+    expected = _net()(x)
     for stage in ('before_train', 'before_val', 'before_test'):
         model = _net()
         getattr(hook, stage)(SimpleNamespace(model=model))

@@ -10,9 +10,9 @@ Weights (``init_weights()``) and the tokenizer (first forward) are read lazily, 
 directory or the Hugging Face cache / Hub.
 """
 import copy
-from collections import OrderedDict
 import logging
 import os.path as osp
+from collections import OrderedDict
 from contextlib import contextmanager
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -113,6 +113,17 @@ def _offline_advice(name: str, what: str) -> str:
             f'`AutoTokenizer.from_pretrained({name!r})` followed by `.save_pretrained(dir)`; '
             f'then copy the directory here and set `name_or_path=\'{local}\'` (and '
             '`tokenizer_path` if the tokenizer lives elsewhere) in the text encoder config.')
+
+
+def _check_texts(texts) -> None:
+    """Raise a TypeError unless ``texts`` is a sequence of str (one per sample)."""
+    if isinstance(texts, str) or not isinstance(texts, Sequence):
+        raise TypeError('HFTextEncoder expects a list of str (one expression per sample), '
+                        f'got {type(texts).__name__}')
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f'HFTextEncoder expects a list of str, but item {i} is a '
+                            f'{type(text).__name__}: {text!r}')
 
 
 def _transformers():
@@ -440,13 +451,7 @@ class HFTextEncoder(BaseModule):
             dict[str, Tensor]: ``input_ids`` and ``attention_mask`` (and ``token_type_ids``
             where the model uses them), each (B, L) int64 with L = ``max_tokens``.
         """
-        if isinstance(texts, str) or not isinstance(texts, Sequence):
-            raise TypeError('HFTextEncoder expects a list of str (one expression per sample), '
-                            f'got {type(texts).__name__}')
-        for i, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise TypeError(f'HFTextEncoder expects a list of str, but item {i} is a '
-                                f'{type(text).__name__}: {text!r}')
+        _check_texts(texts)
         num_empty = sum(not text.strip() for text in texts)
         if num_empty and not self._warned_empty:
             print_log(f'HFTextEncoder: {num_empty} of {len(texts)} expressions in a batch are '
@@ -503,8 +508,7 @@ class HFTextEncoder(BaseModule):
 
     def _forward_cached(self, texts: Sequence[str]) -> Tuple[Tensor, Tensor]:
         """:meth:`forward` through the feature cache (``cache_size > 0``)."""
-        if isinstance(texts, str) or not isinstance(texts, Sequence):
-            self.tokenize(texts)  # raises the TypeError with its message
+        _check_texts(texts)
         param = next(self.model.parameters())
         missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
         if missing:

@@ -253,6 +253,8 @@ def test_feature_cache(tiny_bert):
         HFTextEncoder(tiny_bert, max_tokens=8, frozen=True, cache_size=-1)
     with pytest.raises(TypeError, match='list of str'):
         cached('the red car')
+    with pytest.raises(TypeError, match='item 1'):
+        cached(['the red car', None])
 
 
 def test_gradient_checkpointing(tiny_bert_no_dropout):

@@ -13,7 +13,11 @@ def parse_args():
     parser.add_argument('img', help='image file')
     parser.add_argument('text', help='referring expression')
     parser.add_argument('config', help='config file')
-    parser.add_argument('checkpoint', help='checkpoint file (load only checkpoints you trust)')
+    parser.add_argument('checkpoint', help='checkpoint file (plain data only unless '
+                        '--trust-checkpoint)')
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='load the checkpoint with the full unpickler (it can run code '
+                        'from the file: only for files you trust)')
     parser.add_argument('--out', default='overlay.png', help='overlay PNG to write')
     parser.add_argument('--mask-out', default=None, help='also write the mask (0/255 PNG)')
     parser.add_argument('--device', default='cpu', help='device, e.g. cpu or cuda:0')
@@ -28,7 +32,13 @@ def main():
     from PIL import Image
 
     from mmrrsis.apis import RRSISInferencer
-    inferencer = RRSISInferencer(args.config, args.checkpoint, device=args.device)
+    try:
+        inferencer = RRSISInferencer(args.config, args.checkpoint, device=args.device,
+                                     trust_checkpoint=args.trust_checkpoint)
+    except RuntimeError as e:
+        if 'refused to load' in str(e):
+            raise SystemExit(str(e)) from None
+        raise
     out = inferencer(args.img, args.text, return_vis=True)
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     Image.fromarray(out['visualization'][0]).save(args.out)

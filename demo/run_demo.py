@@ -22,9 +22,8 @@ import time
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 os.environ.setdefault('TRANSFORMERS_OFFLINE', '1')
-# The demo evaluates the checkpoints it has just written; MMEngine 0.10.7 needs the full
-# unpickler for them on torch >= 2.6 (see docs/en/train_test.md for the trust note).
-os.environ.setdefault('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
+# Checkpoints load with torch's weights_only unpickler and mmrrsis' plain-data allowlist
+# (mmrrsis.utils.checkpoint); --trust-checkpoint opts in to the full unpickler.
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEFAULT_CONFIG = osp.join(REPO, 'configs', 'lavt',
                           'fusionneck-tbtd_r18-coord_minilm-frozen_1xb16-1.5k_synth-128x128.py')
@@ -32,6 +31,7 @@ METRIC_KEYS = ('oIoU', 'mIoU', 'Pr@0.5', 'Pr@0.6', 'Pr@0.7', 'Pr@0.8', 'Pr@0.9')
 
 
 def parse_args():
+    from mmengine.config import DictAction
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--config', default=DEFAULT_CONFIG)
     p.add_argument('--data-root', default=osp.join(REPO, 'data', 'synth'))
@@ -42,7 +42,14 @@ def parse_args():
                    help='training iterations (default: the config\'s schedule; a shorter '
                    'one cuts the schedule, validating at the middle and the end)')
     p.add_argument('--num-vis', type=int, default=16, help='overlays to write (0: none)')
-    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--seed', type=int, default=0, help='training seed')
+    p.add_argument('--data-seed', type=int, default=0, help='seed of the synthetic set')
+    p.add_argument('--difficulty', choices=('standard', 'hard'), default='standard',
+                   help="synthetic set: 'standard' (the demo) or 'hard' (synth-hard)")
+    p.add_argument('--cfg-options', nargs='+', action=DictAction, default=None,
+                   help='override config settings (key=value), as in tools/train.py')
+    p.add_argument('--trust-checkpoint', action='store_true',
+                   help='load --checkpoint with the full unpickler (only files you trust)')
     p.add_argument('--checkpoint', default=None,
                    help='skip training and evaluate this checkpoint (one you trust)')
     return p.parse_args()
@@ -52,13 +59,19 @@ def prepare_data(args) -> None:
     from mmrrsis.datasets.checks import check_dataset, format_report
     from mmrrsis.datasets.synthetic import generate_synthetic_dataset, load_synthetic_meta
     t = time.time()
-    if load_synthetic_meta(args.data_root) is None:
-        print(f'[demo] generating the synthetic set in {args.data_root}')
-        summary = generate_synthetic_dataset(args.data_root, split_ratio=args.split_scenes,
-                                             seed=args.seed, progress=True)
-    else:
-        summary = load_synthetic_meta(args.data_root)
-        print(f'[demo] using the existing synthetic set in {args.data_root}')
+    kwargs = dict(split_ratio=args.split_scenes, seed=args.data_seed,
+                  difficulty=args.difficulty, progress=True)
+    try:  # reuses a set made with the same parameters
+        summary = generate_synthetic_dataset(args.data_root, **kwargs)
+    except FileExistsError as e:
+        existing = load_synthetic_meta(args.data_root)
+        if existing is None:  # not a complete synthetic set: never delete it
+            raise SystemExit(f'[demo] {e}')
+        print(f'[demo] {args.data_root} holds a synthetic set made with other parameters '
+              f"({existing.get('params')}); regenerating it with {kwargs}")
+        summary = generate_synthetic_dataset(args.data_root, overwrite=True, **kwargs)
+    print(f"[demo] {'using the existing' if summary.get('reused') else 'generated the'} "
+          f'synthetic set in {args.data_root}')
     print(f"[demo] {summary.get('num_samples')} samples {summary.get('split_samples')} "
           f'({time.time() - t:.1f} s)')
     report = check_dataset('refsegrs', args.data_root, splits=('train', 'val', 'test'))
@@ -70,6 +83,8 @@ def prepare_data(args) -> None:
 def build_cfg(args):
     from mmengine.config import Config
     cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[key].dataset.data_root = args.data_root
     cfg.work_dir = args.work_dir
@@ -142,6 +157,9 @@ def main():
     from mmengine.runner import Runner
 
     import mmrrsis  # noqa: F401
+    if args.trust_checkpoint:
+        from mmrrsis.utils.checkpoint import trust_checkpoints
+        trust_checkpoints()
     prepare_data(args)
     cfg = build_cfg(args)
     print(f'[demo] training {osp.relpath(args.config, REPO)} for {cfg.train_cfg.max_iters} '

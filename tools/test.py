@@ -7,14 +7,11 @@ import argparse
 import os
 import os.path as osp
 
-import torch  # noqa: F401  (imported before the env var below is read by torch.load)
-
-# See tools/train.py: MMEngine 0.10.7 + torch >= 2.6 cannot load Runner checkpoints with
-# weights_only=True. TRUST: only test checkpoints you trust (the unpickler can run code).
-os.environ.setdefault('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
-
-from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
+# Checkpoints (resume, load_from, the tested checkpoint) load with torch's weights_only
+# unpickler and mmrrsis' plain-data allowlist (mmrrsis.utils.checkpoint): a checkpoint that
+# would run code is refused with a message. --trust-checkpoint is the explicit opt-in.
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
 
 
 def parse_args():
@@ -47,6 +44,11 @@ def parse_args():
         default='none',
         help='job launcher')
     parser.add_argument('--tta', action='store_true', help='Test time augmentation')
+    parser.add_argument(
+        '--trust-checkpoint',
+        action='store_true',
+        help='load checkpoints with the full unpickler (it can run code from the file: only '
+        'for files you trust); by default only plain data loads')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     if 'LOCAL_RANK' not in os.environ:
@@ -75,6 +77,10 @@ def main():
     args = parse_args()
 
     import mmrrsis  # noqa: F401
+    from mmrrsis.utils.checkpoint import (is_refusal, refused_checkpoint_message,
+                                          trust_checkpoints)
+    if args.trust_checkpoint:
+        trust_checkpoints()
     from mmrrsis.utils.dist import setup_cpu_distributed, teardown_distributed
 
     cfg = Config.fromfile(args.config)
@@ -98,12 +104,23 @@ def main():
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model
 
-    if args.out is not None:
-        cfg.test_evaluator['output_dir'] = args.out
-        cfg.test_evaluator['keep_results'] = True
+    if args.out is not None:  # masks as PNG + per-sample JSONL (RRSISMetric.output_dir)
+        evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator,
+                                                      (list, tuple)) else [cfg.test_evaluator]
+        rrsis = [e for e in evaluators if e.get('type') == 'RRSISMetric']
+        if not rrsis:
+            raise SystemExit('--out needs an RRSISMetric in test_evaluator (it saves the '
+                             'predicted masks and the per-sample results)')
+        for e in rrsis:
+            e['output_dir'] = osp.abspath(args.out)
 
     runner = Runner.from_cfg(cfg)
-    runner.test()
+    try:
+        runner.test()
+    except Exception as e:
+        if is_refusal(e):
+            raise SystemExit(refused_checkpoint_message(args.checkpoint, e)) from None
+        raise
     teardown_distributed()
 
 

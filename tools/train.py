@@ -8,17 +8,12 @@ import logging
 import os
 import os.path as osp
 
-import torch  # noqa: F401  (imported before the env var below is read by torch.load)
-
-# MMEngine 0.10.7 calls torch.load without weights_only, and torch >= 2.6 defaults to
-# weights_only=True, which cannot unpickle Runner checkpoints (message_hub, numpy objects):
-# resume / load_from would fail. We turn the safe unpickler off for this process. TRUST: only
-# load checkpoints you trust; a malicious checkpoint file can run arbitrary code.
-os.environ.setdefault('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
-
-from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.logging import print_log  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
+# Checkpoints (resume, load_from, the tested checkpoint) load with torch's weights_only
+# unpickler and mmrrsis' plain-data allowlist (mmrrsis.utils.checkpoint): a checkpoint that
+# would run code is refused with a message. --trust-checkpoint is the explicit opt-in.
+from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
+from mmengine.runner import Runner
 
 
 def parse_args():
@@ -44,6 +39,11 @@ def parse_args():
         default='none',
         help='job launcher')
     # torch.distributed.launch passes --local_rank, torchrun sets LOCAL_RANK
+    parser.add_argument(
+        '--trust-checkpoint',
+        action='store_true',
+        help='load checkpoints with the full unpickler (it can run code from the file: only '
+        'for files you trust); by default only plain data loads')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     if 'LOCAL_RANK' not in os.environ:
@@ -55,6 +55,10 @@ def main():
     args = parse_args()
 
     import mmrrsis  # noqa: F401  (registers the components; configs also import it)
+    from mmrrsis.utils.checkpoint import (is_refusal, refused_checkpoint_message,
+                                          trust_checkpoints)
+    if args.trust_checkpoint:
+        trust_checkpoints()
     from mmrrsis.utils.dist import setup_cpu_distributed, teardown_distributed
 
     cfg = Config.fromfile(args.config)
@@ -88,7 +92,13 @@ def main():
     else:
         from mmengine.registry import RUNNERS
         runner = RUNNERS.build(cfg)
-    runner.train()
+    try:
+        runner.train()
+    except Exception as e:
+        if is_refusal(e):
+            source = cfg.get('load_from') or 'the checkpoint to resume from'
+            raise SystemExit(refused_checkpoint_message(str(source), e)) from None
+        raise
     teardown_distributed()
 
 

@@ -8,4 +8,4 @@ model = dict(
         bidirectional_stages=(0, 1, 2, 3),
         # heads: the LAVT row's pwam_num_heads (2, 2, 4, 8)
         bsc_cfg=dict(spatial_context='multi_dilation', context_dilations=(1, 2, 3))),
-    reconstruct_head=None)
+    loss_dmols=None)

@@ -30,9 +30,16 @@ class RRSISInferencer:
     at the original image size (MMSeg's ``postprocess_result``), whatever protocol the config
     evaluates with.
 
-    Checkpoints are Runner checkpoints (or plain state dicts) loaded with
-    ``torch.load(weights_only=False)``, because MMEngine checkpoints hold pickled objects:
-    **only load checkpoints you trust**.
+    Checkpoints are Runner checkpoints (or plain state dicts) loaded with torch's
+    ``weights_only`` unpickler and the plain-data allowlist of
+    :mod:`mmrrsis.utils.checkpoint`: a checkpoint holding any other object is refused with a
+    message naming it. ``trust_checkpoint=True`` is the explicit opt-in to the full unpickler
+    (it can run code from the file: only for files you trust).
+
+    Inputs: images are file paths or (H, W, 3) ``uint8`` BGR arrays (mmcv's order); texts are
+    ``str`` (an empty one is encoded as ``[CLS] [SEP]`` with a logged warning, a long one is
+    truncated to the text encoder's ``max_tokens``). Anything else is refused up front with a
+    message saying what is accepted.
 
     Args:
         model (str | Config): Config file or object.
@@ -40,13 +47,15 @@ class RRSISInferencer:
             weights (useful for smoke tests only).
         device (str): ``'cpu'``, ``'cuda'`` ... Defaults to ``'cpu'``.
         cfg_options (dict, optional): Overrides merged into the config.
+        trust_checkpoint (bool): Load ``weights`` with the full unpickler. Defaults to False.
     """
 
     def __init__(self,
                  model: Union[str, Config],
                  weights: Optional[str] = None,
                  device: str = 'cpu',
-                 cfg_options: Optional[dict] = None) -> None:
+                 cfg_options: Optional[dict] = None,
+                 trust_checkpoint: bool = False) -> None:
         import mmrrsis  # noqa: F401  (registers the components)
         from mmseg.registry import MODELS
         cfg = Config.fromfile(model) if isinstance(model, str) else copy.deepcopy(model)
@@ -62,9 +71,8 @@ class RRSISInferencer:
         if weights is None:
             self.model.init_weights()
         else:
-            if not osp.isfile(weights):
-                raise FileNotFoundError(f'Checkpoint not found: {weights}')
-            ckpt = torch.load(weights, map_location='cpu', weights_only=False)
+            from mmrrsis.utils.checkpoint import load_checkpoint_file
+            ckpt = load_checkpoint_file(weights, map_location='cpu', trust=trust_checkpoint)
             state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
             missing, unexpected = self.model.load_state_dict(state, strict=False)
             if missing:
@@ -98,21 +106,60 @@ class RRSISInferencer:
             for c in cfg:
                 RRSISInferencer._strip_pretrained(c)
 
+    @staticmethod
+    def check_image(image, index: int = 0) -> None:
+        """Refuse anything but a path or an (H, W, 3) uint8 array, saying what is accepted."""
+        accepted = 'images must be file paths or (H, W, 3) uint8 BGR arrays'
+        if isinstance(image, str):
+            if not osp.isfile(image):
+                raise FileNotFoundError(f'image {index}: file not found: {image}')
+            return
+        if not isinstance(image, np.ndarray):
+            raise TypeError(f'image {index}: got {type(image).__name__}; {accepted}')
+        if image.ndim != 3 or image.shape[2] != 3:
+            hint = (' (a grey image: np.repeat(img[..., None], 3, axis=2))' if image.ndim == 2
+                    else ' (RGBA: drop the alpha channel, img[..., :3])'
+                    if image.ndim == 3 and image.shape[2] == 4 else '')
+            raise ValueError(f'image {index}: got an array of shape {image.shape}; '
+                             f'{accepted}{hint}')
+        if image.dtype != np.uint8:
+            raise ValueError(f'image {index}: got dtype {image.dtype}; {accepted} (scale '
+                             'float images in [0, 1] by 255 and cast: (img * 255).round()'
+                             '.astype(np.uint8))')
+        if min(image.shape[:2]) < 1:
+            raise ValueError(f'image {index}: empty array of shape {image.shape}')
+
     def _prepare(self, image: ImageType, text: str) -> dict:
-        if not isinstance(text, str):
-            raise TypeError(f'expressions must be str, got {type(text).__name__}')
         if isinstance(image, str):
             return self._file_pipeline(dict(img_path=image, text=text, ref_id=None,
                                             sent_id=None, category=None))
-        if not isinstance(image, np.ndarray) or image.ndim != 3:
-            raise TypeError('images must be file paths or (H, W, 3) BGR uint8 arrays')
         return self._array_pipeline(dict(img=image, text=text, ref_id=None, sent_id=None,
                                          category=None))
 
-    @staticmethod
-    def _pair(images, texts):
+    @classmethod
+    def _pair(cls, images, texts):
+        if images is None:
+            raise TypeError('images is None; give a path, an (H, W, 3) uint8 BGR array or a '
+                            'list of them')
+        if texts is None:
+            raise TypeError('texts is None; give an expression (str) or a list of them')
+        if not isinstance(images, (str, np.ndarray, list, tuple)):
+            raise TypeError(f'images: got {type(images).__name__}; images must be file paths '
+                            'or (H, W, 3) uint8 BGR arrays, or a list of them')
+        if not isinstance(texts, (str, list, tuple)):
+            raise TypeError(f'texts: got {type(texts).__name__}; give an expression (str) or a '
+                            'list of them')
         images = [images] if isinstance(images, (str, np.ndarray)) else list(images)
         texts = [texts] if isinstance(texts, str) else list(texts)
+        if not images or not texts:
+            raise ValueError(f'{len(images)} images and {len(texts)} expressions: both are '
+                             'needed')
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise TypeError(f'expression {i}: got {type(text).__name__}; expressions '
+                                'must be str')
+        for i, image in enumerate(images):
+            cls.check_image(image, i)
         if len(images) == 1 and len(texts) > 1:
             images = images * len(texts)
         elif len(texts) == 1 and len(images) > 1:

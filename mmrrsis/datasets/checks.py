@@ -13,14 +13,21 @@ the loaders handle them:
   ``unreadable_mask`` (RefSegRS file or REFER segmentation that does not decode),
   ``size_mismatch`` (mask vs image, or the ``instances.json`` size vs the image),
   ``empty_expression`` (no text, or a ref without sentences), ``duplicate_id`` (an id twice in one
-  split; REFER: ``ref_id`` or ``sent_id``), ``duplicate_id_across_splits``,
+  split; REFER: ``ref_id`` or ``sent_id``; the loaders keep them with a logged warning),
+  ``duplicate_id_across_splits``,
   ``missing_annotation`` (a ref's ``ann_id`` is not in ``instances.json``),
   ``unknown_category`` (a category id not in ``categories``).
 - warnings: ``empty_mask`` (a target without pixels; such samples score 0 IoU),
-  ``non_rgb_image`` (grey, RGBA or 16-bit; the loaders convert to 3-channel RGB),
+  ``non_rgb_image`` (grey, RGBA or high bit depth; the message says what the loader does),
   ``blank_line`` (skipped by the loader), ``empty_split`` (no samples for a requested split),
   ``missing_image_record`` (REFER: ``image_id`` not in ``instances.json`` images),
-  ``category_mismatch`` (REFER: the ref's and the annotation's category ids differ).
+  ``category_mismatch`` (REFER: the ref's and the annotation's category ids differ),
+  ``byte_order_mark`` (a phrase file starting with a UTF-8 BOM; the loader drops it).
+
+Phrase files are decoded as the dataset class does (a line that is not UTF-8 is an
+``unreadable_annotation`` naming the file and line); REFER segmentations are validated as the
+loader does (RLE run lengths must sum to H x W, polygons need >= 3 finite points), so a
+malformed one is an ``unreadable_mask`` naming the ref and the annotation.
 """
 import json
 import os.path as osp
@@ -32,6 +39,7 @@ import cv2
 import numpy as np
 
 from .refer import refer_split_match
+from .refsegrs import read_phrase_lines
 from .transforms.loading import decode_refer_segmentation, load_refsegrs_mask
 
 ERROR_KINDS = ('missing_file', 'unreadable_annotation', 'missing_image', 'unreadable_image',
@@ -39,7 +47,7 @@ ERROR_KINDS = ('missing_file', 'unreadable_annotation', 'missing_image', 'unread
                'duplicate_id', 'duplicate_id_across_splits', 'missing_annotation',
                'unknown_category')
 WARNING_KINDS = ('empty_mask', 'non_rgb_image', 'blank_line', 'empty_split',
-                 'missing_image_record', 'category_mismatch')
+                 'missing_image_record', 'category_mismatch', 'byte_order_mark')
 DATASET_KINDS = ('refsegrs', 'rrsisd')
 
 
@@ -68,8 +76,20 @@ def _read_image(path: str, problems: _Problems, where: str) -> Optional[Tuple[in
         problems.add('unreadable_image', f'{where}: cannot decode image: {path}')
         return None
     if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
-        layout = f'{img.shape[2] if img.ndim == 3 else 1} channel(s), {img.dtype}'
-        problems.add('non_rgb_image', f'{where}: not 8-bit RGB ({layout}): {path}')
+        channels = img.shape[2] if img.ndim == 3 else 1
+        layout = f'{channels} channel(s), {img.dtype}'
+        if img.dtype != np.uint8 and channels == 1:
+            action = ("the loader scales it to 8 bit (LoadRRSISImageFromFile high_bit_depth="
+                      "'range': v * 255 / 65535, float [0, 1] x 255; 'minmax' or 'error' "
+                      'on request) and replicates it to 3 channels')
+        elif img.dtype != np.uint8:
+            action = ('Pillow converts it to 8-bit RGB; check the result, high-bit-depth colour '
+                      'images may be clipped')
+        elif channels == 1:
+            action = 'the loader replicates it to 3 channels'
+        else:
+            action = f'the loader keeps 3 of its {channels} channels (RGB, alpha dropped)'
+        problems.add('non_rgb_image', f'{where}: not 8-bit RGB ({layout}; {action}): {path}')
     return img.shape[:2]
 
 
@@ -101,12 +121,15 @@ def _check_refsegrs(root: str, splits: Sequence[str], problems: _Problems, progr
         if not osp.isfile(path):
             problems.add('missing_file', f'{split}: phrase file not found: {path}')
             continue
-        with open(path, encoding='utf-8', errors='replace') as f:
-            lines = f.read().split('\n')
-        if lines and lines[-1] == '':  # the final line break
-            lines.pop()
-        for lineno, line in enumerate(lines, 1):
-            line = line.rstrip('\r')
+        try:  # decoded exactly as RefSegRSDataset does
+            lines, bom = read_phrase_lines(path)
+        except (OSError, ValueError) as e:
+            problems.add('unreadable_annotation', str(e))
+            continue
+        if bom:
+            problems.add('byte_order_mark', f'{fname}: starts with a UTF-8 byte-order mark '
+                         '(the loader drops it)')
+        for lineno, line in lines:
             if not line.strip():
                 problems.add('blank_line', f'{fname}:{lineno}: blank line')
                 continue

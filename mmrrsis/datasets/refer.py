@@ -127,6 +127,7 @@ class ReferDataset(BaseSegDataset):
                 ref_id=ref['ref_id'],
                 image_id=ref['image_id'],
                 ann_id=ref['ann_id'],
+                ann_source=inst_file,
                 category=category,
                 segmentation=ann['segmentation'],
                 height=img_info.get('height'),
@@ -151,6 +152,16 @@ class ReferDataset(BaseSegDataset):
             split_names = sorted({r['split'] for r in refs})
             raise ValueError(f'{self.ann_file}: no refs for split {self.split!r} '
                              f'(splits in the file: {split_names})')
+        seen, dups = set(), []
+        for info in data_list:
+            key = (info['ref_id'], info.get('sent_id'))
+            if key in seen:
+                dups.append(key)
+            seen.add(key)
+        if dups:
+            print_log(f'{self.ann_file}: {len(dups)} duplicate (ref_id, sent_id) pair(s) in split '
+                      f'{self.split!r}, kept (first: {dups[:5]}); tools/misc/check_dataset.py '
+                      'lists them', logger='current', level=30)
         if unknown_cats:
             print_log(f'{inst_file}: category id(s) {sorted(unknown_cats, key=str)} are not in '
                       "'categories'; those samples get category=None", logger='current',

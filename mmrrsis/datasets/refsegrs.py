@@ -1,6 +1,8 @@
 # Copyright (c) mmrrsis contributors. All rights reserved.
 import os.path as osp
-from typing import List
+import codecs
+import io
+from typing import List, Tuple
 
 from mmengine.fileio import get_local_path
 from mmengine.logging import print_log
@@ -9,6 +11,37 @@ from mmseg.registry import DATASETS
 
 #: METAINFO shared by every RRSIS data set: binary target masks.
 RRSIS_METAINFO = dict(classes=('background', 'target'), palette=[[0, 0, 0], [255, 255, 255]])
+
+
+def read_phrase_lines(path: str) -> Tuple[List[Tuple[int, str]], bool]:
+    """The lines of a RefSegRS phrase file, decoded as UTF-8.
+
+    A UTF-8 byte-order mark at the start is dropped (else the first id would be
+    ``'\\ufeff0'``); line breaks (LF or CRLF) are removed.
+
+    Returns:
+        tuple: ``[(line_number, line), ...]`` (1-based) and whether a BOM was dropped.
+
+    Raises:
+        ValueError: a line that is not valid UTF-8, naming the file, the line and the byte.
+    """
+    with open(path, 'rb') as f:
+        raw = f.read()
+    bom = raw.startswith(codecs.BOM_UTF8)
+    if bom:
+        raw = raw[len(codecs.BOM_UTF8):]
+    try:
+        text = raw.decode('utf-8')
+    except UnicodeDecodeError as e:
+        lineno = raw.count(b'\n', 0, e.start) + 1
+        column = e.start - (raw.rfind(b'\n', 0, e.start) + 1) + 1
+        raise ValueError(f'{path}: line {lineno} is not valid UTF-8 (byte '
+                         f'0x{raw[e.start]:02x} at column {column}); re-save the file as '
+                         'UTF-8') from None
+    # universal newlines, as the text-mode reading of the reference loaders
+    out = [(lineno, line.rstrip('\r\n'))
+           for lineno, line in enumerate(io.StringIO(text, newline=None), 1)]
+    return out, bom
 
 
 @DATASETS.register_module()
@@ -25,7 +58,9 @@ class RefSegRSDataset(BaseSegDataset):
     both ``ref_id`` and ``sent_id`` (a ``str``). ``text`` is the rest of the line without its line
     break, exactly as the file gives it (the reference loaders keep the trailing ``'\\n'``, which
     BERT tokenisation ignores). A line with an id but no expression gives ``text=''`` and a
-    logged warning; blank lines are skipped. ``category`` is ``None``: the files have none
+    logged warning; blank lines are skipped; a UTF-8 byte-order mark is dropped (logged); a
+    repeated id is kept with a logged warning naming it; a line that is not UTF-8 is an error
+    naming the file and the line. ``category`` is ``None``: the files have none
     (the metric derives one from the text, see ``RRSISMetric``).
 
     Args:
@@ -70,27 +105,37 @@ class RefSegRSDataset(BaseSegDataset):
                 f'{self.phrase_file.format("{train,val,test}")})')
         img_dir = self.data_prefix.get('img_path', '')
         mask_dir = self.data_prefix.get('seg_map_path', '')
-        data_list, empty, blank = [], [], 0
-        with get_local_path(self.ann_file) as path, open(path, encoding='utf-8') as f:
-            for lineno, line in enumerate(f, 1):
-                line = line.rstrip('\r\n')
-                if not line.strip():
-                    blank += 1
-                    continue
-                sample_id, _, text = line.partition(' ')
-                if not text.strip():
-                    empty.append(f'line {lineno} (id {sample_id})')
-                data_list.append(
-                    dict(
-                        img_path=osp.join(img_dir, sample_id + self.img_suffix),
-                        seg_map_path=osp.join(mask_dir, sample_id + self.seg_map_suffix),
-                        text=text,
-                        ref_id=sample_id,
-                        sent_id=sample_id,
-                        category=None,
-                        label_map=self.label_map,
-                        reduce_zero_label=self.reduce_zero_label,
-                        seg_fields=[]))
+        data_list, empty, blank, seen, dups = [], [], 0, set(), []
+        with get_local_path(self.ann_file) as path:
+            lines, bom = read_phrase_lines(path)
+        if bom:
+            print_log(f'{self.ann_file}: dropped a UTF-8 byte-order mark at the start',
+                      logger='current', level=30)
+        for lineno, line in lines:
+            if not line.strip():
+                blank += 1
+                continue
+            sample_id, _, text = line.partition(' ')
+            if not text.strip():
+                empty.append(f'line {lineno} (id {sample_id})')
+            if sample_id in seen:
+                dups.append(f'{sample_id} (line {lineno})')
+            seen.add(sample_id)
+            data_list.append(
+                dict(
+                    img_path=osp.join(img_dir, sample_id + self.img_suffix),
+                    seg_map_path=osp.join(mask_dir, sample_id + self.seg_map_suffix),
+                    text=text,
+                    ref_id=sample_id,
+                    sent_id=sample_id,
+                    category=None,
+                    label_map=self.label_map,
+                    reduce_zero_label=self.reduce_zero_label,
+                    seg_fields=[]))
+        if dups:
+            print_log(
+                f'{self.ann_file}: {len(dups)} duplicate id(s), kept (they share one image and '
+                f"mask): {', '.join(dups[:10])}", logger='current', level=30)
         if blank:
             print_log(f'{self.ann_file}: skipped {blank} blank line(s)', logger='current',
                       level=30)

@@ -80,6 +80,10 @@ META_FILE = 'meta.json'
 SAMPLES_FILE = 'samples.json'
 SPLITS = ('train', 'val', 'test')
 FORMATS = ('refsegrs', 'rrsisd')
+#: ``'standard'``: the demo set; ``'hard'``: the challenges BTDNet's abstract names (see
+#: :func:`generate_synthetic_dataset`).
+DIFFICULTIES = ('standard', 'hard')
+
 
 #: Synthetic category vocabulary; the index is the RRSIS-D-style category id.
 CATEGORIES: Tuple[str, ...] = ('road', 'vehicle', 'building', 'storage tank', 'tree', 'field',
@@ -199,8 +203,8 @@ def _dilate(mask: np.ndarray, r: int) -> np.ndarray:
 class _Scene:
     """One procedurally drawn scene: an RGB canvas, an instance-id map and the objects."""
 
-    def __init__(self, rng: np.random.Generator, size: int):
-        self.rng, self.S = rng, size
+    def __init__(self, rng: np.random.Generator, size: int, hard: bool = False):
+        self.rng, self.S, self.hard = rng, size, hard
         self.ids = np.zeros((size, size), np.int16)
         self.occ = np.zeros((size, size), bool)  # reserved space (objects, shadows, margins)
         self.veh_occ = np.zeros((size, size), bool)
@@ -328,11 +332,12 @@ class _Scene:
         obj.bbox = (x0, y0, x0 + ww, y0 + h)
         self.reserve(y0, x0, h, ww, margin=1)
 
-    def add_vehicle(self, on_road_p: float = 0.75):
+    def add_vehicle(self, on_road_p: float = 0.75, around=None):
         rng = self.rng
         truck = rng.random() < 0.3
-        length = self.px(0.1 if truck else 0.06, 6 if truck else 4)
-        width = self.px(0.042 if truck else 0.032, 3 if truck else 2)
+        scale = 0.7 if self.hard else 1.0  # hard set: smaller vehicles
+        length = self.px(scale * (0.1 if truck else 0.06), 6 if truck else 4)
+        width = self.px(scale * (0.042 if truck else 0.032), 3 if truck else 2)
         colour = str(rng.choice(list(_VEHICLE_COLOURS)))
         roads = [o for o in self.objects if o.category == 'road']
         spot, road = None, None
@@ -344,7 +349,7 @@ class _Scene:
         else:
             road, horizontal = None, bool(rng.random() < 0.5)
             h, w = (width, length) if horizontal else (length, width)
-            spot = self.find_spot(h, w, margin=1)
+            spot = self.find_spot(h, w, margin=1, around=around)
             if spot is None:
                 return
             self.reserve(*spot, h, w, margin=1)
@@ -489,6 +494,34 @@ class _Scene:
         col = deep * (1 - t) + edge * t + rng.normal(0, 2.5, (d, d, 1)).astype(np.float32)
         self.paint(_Obj('pond'), y0, x0, mask, col)
 
+    def add_clutter(self, n: int):
+        """Unlabelled background patches in object colours and textures (hard set): roof-,
+        vehicle- and tank-coloured rectangles and discs that are not objects."""
+        rng = self.rng
+        palette = [c for pal in (_VEHICLE_COLOURS, _ROOF_COLOURS, _TANK_COLOURS)
+                   for c in pal.values()]
+        for _ in range(n):
+            h, w = self.px(rng.uniform(0.03, 0.12), 2), self.px(rng.uniform(0.03, 0.12), 2)
+            y0, x0 = int(rng.integers(0, self.S - h + 1)), int(rng.integers(0, self.S - w + 1))
+            mask = (_disc(min(h, w) / 2)[:h, :w] if rng.random() < 0.4 else
+                    np.ones((h, w), bool))
+            mask = np.pad(mask, ((0, h - mask.shape[0]), (0, w - mask.shape[1])))
+            col = self._textured((h, w), palette[int(rng.integers(len(palette)))],
+                                 jitter=0.08, sigma=5.)
+            win = (slice(y0, y0 + h), slice(x0, x0 + w))
+            self.img[win][mask] = col[mask]
+
+    def degrade(self):
+        """Blurred, low-contrast edges (hard set): two 3x3 box blurs and a contrast cut
+        towards the image mean; masks are unchanged."""
+        img = self.img
+        for _ in range(2):
+            pad = np.pad(img, ((1, 1), (1, 1), (0, 0)), mode='edge')
+            img = sum(pad[dy:dy + self.S, dx:dx + self.S] for dy in range(3)
+                      for dx in range(3)) / 9.0
+        mean = img.mean(axis=(0, 1), keepdims=True)
+        self.img = (mean + 0.6 * (img - mean)).astype(np.float32)
+
     # ----------------------------------------------------------------- composition
     def compose(self):
         rng = self.rng
@@ -496,7 +529,12 @@ class _Scene:
         focus = set(rng.choice(cats, size=2, replace=False, p=list(_FOCUS_P.values())))
         counts = {c: int(rng.integers(lo, hi + 1)) for c, (lo, hi) in
                   ((c, _FOCUS_COUNTS[c] if c in focus else _OTHER_COUNTS[c]) for c in cats)}
+        if self.hard:  # more small objects, clutter painted first (objects cover it)
+            counts['vehicle'] += int(rng.integers(2, 5))
+            counts['tree'] += int(rng.integers(0, 3))
         self.add_roads(int(rng.choice(3, p=[0.15, 0.55, 0.3])))
+        if self.hard:
+            self.add_clutter(int(rng.integers(4, 9)))
         for _ in range(counts['field']):
             self.add_field()
         for _ in range(counts['pond']):
@@ -510,6 +548,12 @@ class _Scene:
                 self.add_tank(around if rng.random() < 0.7 else None)
         for _ in range(counts['tree']):
             self.add_tree()
+        if self.hard:  # clustered same-category vehicles (a parking area) besides road ones
+            S = self.S
+            lot = (rng.uniform(0.2, 0.8) * S, rng.uniform(0.2, 0.8) * S, 0.12 * S)
+            for _ in range(counts['vehicle']):
+                self.add_vehicle(on_road_p=0.4, around=lot if rng.random() < 0.6 else None)
+            return
         for _ in range(counts['vehicle']):
             self.add_vehicle()
 
@@ -623,9 +667,19 @@ class _Describer:
                  and not a.excludes >= need and not b.excludes >= need]
         return singles + pairs
 
-    def phrase(self, t: _Obj, combo: Sequence[_Attr]) -> Tuple[str, List[str]]:
+    def phrase(self, t: _Obj, combo: Sequence[_Attr],
+               extra: Sequence[_Attr] = ()) -> Tuple[str, List[str]]:
+        """The expression of ``combo`` (which singles ``t`` out) plus the true ``extra``
+        attributes (hard set: longer, compositional expressions; a second relation is joined
+        with "and")."""
         rng = self.scene.rng
         by_kind = {a.kind: a.phrase for a in combo}
+        for a in extra:
+            if a.kind not in by_kind:
+                by_kind[a.kind] = a.phrase
+            elif a.kind == 'relation' and ' and ' not in by_kind[a.kind] and \
+                    a.phrase != by_kind[a.kind]:
+                by_kind[a.kind] += ' and ' + a.phrase
         # now and then a redundant but true colour, so colour words do not imply distractors
         if t.colour is not None and 'colour' not in by_kind and rng.random() < 0.2:
             by_kind['colour'] = t.colour
@@ -643,11 +697,14 @@ def _eligible(t: _Obj, S: int) -> bool:
     return t.area >= min_area and t.area >= 0.6 * t.drawn_area
 
 
-def _make_scene(rng: np.random.Generator, size: int, samples: Tuple[int, int]):
+def _make_scene(rng: np.random.Generator, size: int, samples: Tuple[int, int],
+                hard: bool = False):
     """Draw scenes until one has a describable target; return (image, [sample dicts])."""
     for _ in range(20):
-        scene = _Scene(rng, size)
+        scene = _Scene(rng, size, hard=hard)
         scene.compose()
+        if hard:
+            scene.degrade()
         img = scene.finalize()
         desc = _Describer(scene)
         cands = []
@@ -677,7 +734,14 @@ def _make_scene(rng: np.random.Generator, size: int, samples: Tuple[int, int]):
             sig = sigs[int(rng.integers(len(sigs)))]
             same = [c for c in opts if tuple(a.kind for a in c) == sig]
             combo = same[int(rng.integers(len(same)))]
-            text, kinds = desc.phrase(t, combo)
+            extra = ()
+            if hard:  # up to two more true attributes (position, relations, colour)
+                others = [o for o in scene.objects if o.category == t.category and o is not t]
+                pool = [a for a in desc.attributes(t, others)
+                        if a.kind != 'size' and a not in combo]
+                order = rng.permutation(len(pool))
+                extra = tuple(pool[i] for i in order[:int(rng.integers(1, 3))])
+            text, kinds = desc.phrase(t, combo, extra)
             out.append(dict(text=text, mask=t.mask, category=t.category, attributes=kinds,
                             area=t.area, bbox=list(t.bbox)))
             if weights.sum() == 0:
@@ -741,7 +805,8 @@ def generate_synthetic_dataset(out_dir: str,
                                formats: Sequence[str] = ('refsegrs', ),
                                samples_per_image: Union[int, Tuple[int, int]] = (2, 4),
                                overwrite: bool = False,
-                               progress: bool = True) -> dict:
+                               progress: bool = True,
+                               difficulty: str = 'standard') -> dict:
     """Generate the synthetic RRSIS data set (see the module docstring).
 
     Args:
@@ -762,6 +827,15 @@ def generate_synthetic_dataset(out_dir: str,
             generator writes are removed). Without it, a complete set made with the same
             arguments is reused and anything else there raises ``FileExistsError``.
         progress (bool): Show a progress bar on stderr. Defaults to True.
+        difficulty (str): ``'standard'`` (the demo set) or ``'hard'`` (``synth-hard``: the
+            challenges named in BTDNet's abstract): smaller vehicles (0.7x) and more of them,
+            many under 1 % of the image; clustered same-category vehicles (a parking area);
+            two 3x3 box blurs and 0.6x contrast (blurred, low-contrast edges); unlabelled
+            clutter patches in object colours and textures (ambiguous background); and
+            longer expressions: one or two more true attributes (position, colour, a second
+            relation joined by "and") after the singling-out combination. Ordinals and
+            superlatives ("the second ...", "the largest ...") are not generated.
+            Defaults to ``'standard'``.
 
     Returns:
         dict: The summary also stored in ``meta.json`` (arguments, per-split image and sample
@@ -778,6 +852,8 @@ def generate_synthetic_dataset(out_dir: str,
         samples = tuple(int(v) for v in samples_per_image)
     if len(samples) != 2 or not 1 <= samples[0] <= samples[1]:
         raise ValueError(f'invalid samples_per_image {samples_per_image!r}')
+    if difficulty not in DIFFICULTIES:
+        raise ValueError(f'difficulty must be one of {DIFFICULTIES}, got {difficulty!r}')
     if image_size < 32:
         raise ValueError(f'image_size must be >= 32, got {image_size}')
     counts = _split_counts(num_images, split_ratio)
@@ -794,6 +870,8 @@ def generate_synthetic_dataset(out_dir: str,
     params = dict(version=SYNTHETIC_VERSION, seed=int(seed), image_size=int(image_size),
                   num_images=num_images, split_images=dict(zip(SPLITS, counts)),
                   samples_per_image=list(samples), formats=sorted(formats))
+    if difficulty != 'standard':  # the standard set's meta.json stays as before
+        params['difficulty'] = difficulty
     existing = load_synthetic_meta(out_dir)
     if existing is not None and existing.get('params') == params and not overwrite:
         return dict(existing, out_dir=out_dir, time_s=time.perf_counter() - t_start,
@@ -831,7 +909,7 @@ def generate_synthetic_dataset(out_dir: str,
         bar = tqdm(total=num_images, desc='synthetic scenes', unit='img', leave=False)
     for scene_idx in range(num_images):
         rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0, scene_idx)))
-        img, samples_ = _make_scene(rng, image_size, samples)
+        img, samples_ = _make_scene(rng, image_size, samples, hard=difficulty == 'hard')
         split = SPLITS[split_of[scene_idx]]
         first_tif = first_jpg = None
         for s in samples_:

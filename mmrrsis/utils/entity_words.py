@@ -93,3 +93,46 @@ def entity_token_mask(offsets: Sequence[Tuple[int, int]],
     Same rule as FIANet's masks: :func:`mmrrsis.utils.text.spans_to_token_mask`.
     """
     return spans_to_token_mask(offsets, spans)
+
+
+ERASE_POLICIES = ('all_entities', 'one_run')
+
+
+def entity_runs(text: str, spans: Sequence[Tuple[int, int]]) -> List[List[Tuple[int, int]]]:
+    """Group entity spans into runs of adjacent words (only whitespace or a hyphen between
+    them), e.g. "the car park" -> one run of two entity words.
+
+    Args:
+        text (str): The expression.
+        spans (Sequence[tuple[int, int]]): Entity spans in order (:func:`find_entity_spans`).
+
+    Returns:
+        list[list[tuple[int, int]]]: The runs, in order of appearance.
+    """
+    runs: List[List[Tuple[int, int]]] = []
+    for span in spans:
+        if runs and re.fullmatch(r'[\s-]*', text[runs[-1][-1][1]:span[0]]):
+            runs[-1].append(span)
+        else:
+            runs.append([span])
+    return runs
+
+
+def choose_erase_spans(text: str, spans: Sequence[Tuple[int, int]], policy: str,
+                       u: float) -> List[Tuple[int, int]]:
+    """The spans to erase under an erasure policy.
+
+    Args:
+        text (str): The expression.
+        spans (Sequence[tuple[int, int]]): Its entity spans.
+        policy (str): ``'all_entities'`` (every span) or ``'one_run'`` (one run of adjacent
+            entity words, chosen by ``u``; DMMI's erasure of one run of adjacent nouns).
+        u (float): A uniform number in [0, 1) choosing the run (drawn by the caller for every
+            sample, so that the random stream does not depend on the texts).
+    """
+    if policy not in ERASE_POLICIES:
+        raise ValueError(f'erase policy must be one of {ERASE_POLICIES}, got {policy!r}')
+    if policy == 'all_entities' or not spans:
+        return list(spans)
+    runs = entity_runs(text, spans)
+    return runs[min(int(u * len(runs)), len(runs) - 1)]

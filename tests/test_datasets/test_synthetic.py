@@ -195,3 +195,37 @@ def test_first_category_word_is_the_target(sets):
     records = json.loads((sets[0] / 'a' / SAMPLES_FILE).read_text())
     for r in records:
         assert word_to_cat[match_category(r['text'], list(word_to_cat))] == r['category']
+
+
+def test_synth_hard(tmp_path):
+    """synth-hard: deterministic, same format and checker, and harder in the stated ways."""
+    from mmrrsis.datasets.checks import check_dataset
+    kw = dict(num_images=40, image_size=128, formats=('refsegrs', ), progress=False)
+    std = generate_synthetic_dataset(str(tmp_path / 'std'), seed=0, **kw)
+    hard = generate_synthetic_dataset(str(tmp_path / 'hard'), seed=0, difficulty='hard', **kw)
+    generate_synthetic_dataset(str(tmp_path / 'again'), seed=0, difficulty='hard', **kw)
+    assert hard['params']['difficulty'] == 'hard' and 'difficulty' not in std['params']
+    for f in ('output_phrase_train.txt', SAMPLES_FILE, 'images/0.tif', 'masks/0.tif'):
+        assert (tmp_path / 'hard' / f).read_bytes() == (tmp_path / 'again' / f).read_bytes()
+    report = check_dataset('refsegrs', str(tmp_path / 'hard'), splits=SPLITS)
+    assert report['num_errors'] == 0
+    ds = RefSegRSDataset(data_root=str(tmp_path / 'hard'), split='train', pipeline=[])
+    assert len(ds) > 0 and ds[0]['text']
+
+    def stats(name):
+        recs = json.loads((tmp_path / name / SAMPLES_FILE).read_text())
+        words = np.mean([len(r['text'].split()) for r in recs])
+        small = np.mean([r['area'] < 0.01 * 128 * 128 for r in recs])
+        return words, small, recs
+
+    w_std, small_std, _ = stats('std')
+    w_hard, small_hard, recs = stats('hard')
+    assert w_hard > w_std + 1.5  # longer, compositional expressions
+    assert small_hard > small_std and small_hard > 0.3  # many targets under 1 % of the image
+    assert any(' and ' in r['text'] for r in recs)  # two relations
+    img = np.asarray(Image.open(tmp_path / 'hard' / 'images' / '0.tif'), np.float32)
+    ref = np.asarray(Image.open(tmp_path / 'std' / 'images' / '0.tif'), np.float32)
+    # blurred, low-contrast: smaller neighbouring-pixel differences than the standard set
+    assert np.abs(np.diff(img, axis=1)).mean() < 0.5 * np.abs(np.diff(ref, axis=1)).mean()
+    with pytest.raises(ValueError, match='difficulty'):
+        generate_synthetic_dataset(str(tmp_path / 'x'), difficulty='extreme', **kw)

@@ -144,6 +144,60 @@ def test_test_tool(trained, assets):
 
 
 @pytest.mark.slow
+def test_test_tool_out_saves_masks_and_results(trained, assets):
+    import json
+
+    import numpy as np
+    from PIL import Image
+    out = assets.root / 'preds'
+    output = run_tool([
+        sys.executable, 'tools/test.py', CONFIG, str(trained.work_dir / 'iter_4.pth'),
+        '--work-dir', str(assets.root / 'test_out'), '--out', str(out), '--cfg-options',
+        *tiny_cfg_options(assets)
+    ])
+    assert f'num_samples: {assets.num_test}' in output
+    records = [json.loads(line) for line in (out / 'results.jsonl').read_text().splitlines()]
+    masks = sorted((out / 'masks').glob('*.png'))
+    assert len(records) == len(masks) == assets.num_test
+    ids = [line.split(' ')[0] for line in
+           Path(assets.data_root, 'output_phrase_test.txt').read_text().splitlines()]
+    assert sorted(r['ref_id'] for r in records) == sorted(ids)
+    for rec in records[:5]:
+        mask = np.asarray(Image.open(rec['mask_file']))
+        assert mask.shape == (IMG_SIZE, IMG_SIZE) and set(np.unique(mask)) <= {0, 255}
+        # the saved mask is the evaluated prediction: I <= |mask|, U >= |mask|
+        assert rec['I'] <= (mask > 0).sum() <= rec['U']
+
+
+@pytest.mark.slow
+def test_tools_refuse_a_checkpoint_that_runs_code(trained, assets):
+    import builtins
+
+    class Payload:
+
+        def __reduce__(self):
+            return builtins.open, (str(assets.root / 'pwned'), 'w')
+
+    ckpt = load_ckpt(trained.work_dir / 'iter_4.pth')
+    ckpt['meta']['payload'] = Payload()
+    evil = assets.root / 'evil.pth'
+    torch.save(ckpt, str(evil))
+    proc = subprocess.run([
+        sys.executable, 'tools/test.py', CONFIG, str(evil), '--work-dir',
+        str(assets.root / 'test_evil'), '--cfg-options', *tiny_cfg_options(assets)
+    ], cwd=str(REPO), env=tool_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    assert 'refused to load the checkpoint' in proc.stderr and 'open' in proc.stderr
+    assert '--trust-checkpoint' in proc.stderr
+    proc = subprocess.run([
+        sys.executable, 'tools/train.py', CONFIG, '--work-dir', str(assets.root / 'train_evil'),
+        '--cfg-options', *tiny_cfg_options(assets, max_iters=1), f'load_from={evil}'
+    ], cwd=str(REPO), env=tool_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0 and 'refused to load the checkpoint' in proc.stderr
+    assert not (assets.root / 'pwned').exists(), 'the payload ran'
+
+
+@pytest.mark.slow
 def test_save_resume_round_trip(assets):
     from mmengine.config import Config
     from mmengine.runner import load_checkpoint
@@ -226,7 +280,7 @@ def test_train_tool_btdnet(assets):
         assert all(key + ':' in line for line in train_lines), key
     assert f'num_samples: {assets.num_val}' in output
     state = load_ckpt(work_dir / 'iter_2.pth')['state_dict']
-    assert any(k.startswith('reconstruct_head.') for k in state)  # trained, saved
+    assert any(k.startswith('loss_dmols.') for k in state)  # trained, saved
     assert any(k.startswith('backbone.bscs.') for k in state)
 
 

@@ -48,3 +48,20 @@ def test_token_alignment_through_offsets(tmp_path):
     # whole-word match) nothing, the car, never [CLS]/[SEP]/[PAD]
     assert marked == ['storage', 'tank', 'car']
     assert len(mask) == 16 and mask[0] == 0
+
+
+def test_runs_of_adjacent_entity_words_and_the_one_run_policy():
+    from mmrrsis.utils.entity_words import (choose_erase_spans, entity_runs,
+                                            find_entity_spans)
+    text = 'the car park storage tank next to the grey building'
+    spans = find_entity_spans(text, ('car', 'park', 'storage tank', 'building'))
+    runs = entity_runs(text, spans)
+    assert [[text[a:b] for a, b in run] for run in runs] == [
+        ['car', 'park', 'storage tank'], ['building']]
+    assert entity_runs('a light-duty truck', [(2, 7), (8, 12)]) == [[(2, 7), (8, 12)]]
+    assert choose_erase_spans(text, spans, 'all_entities', 0.9) == spans
+    assert choose_erase_spans(text, spans, 'one_run', 0.0) == runs[0]
+    assert choose_erase_spans(text, spans, 'one_run', 0.99) == runs[1]
+    assert choose_erase_spans(text, [], 'one_run', 0.5) == []
+    with pytest.raises(ValueError, match='erase policy'):
+        choose_erase_spans(text, spans, 'nouns', 0.0)

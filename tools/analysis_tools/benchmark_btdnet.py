@@ -73,8 +73,8 @@ def _shrink(cfg, text_dir):
     head.update(in_channels=[16, 32, 64, 128], channels=16)
     if head.type == 'TBTDHead':
         head.update(text_dim=32, query_heads=2)
-    if cfg.get('reconstruct_head'):
-        cfg.reconstruct_head.update(visual_channels=128, num_heads=2)
+    if cfg.get('loss_dmols'):
+        cfg.loss_dmols.update(num_heads=2)
     cfg.data_preprocessor.size = (64, 64)
 
 
@@ -151,7 +151,7 @@ def main():
                 model, inputs, samples, args.repeat, args.warmup, args.device)
             rows[name] = dict(
                 total=count(model), text=count(model.text_encoder),
-                train_only=count(getattr(model, 'reconstruct_head', None)), seconds=seconds)
+                train_only=count(getattr(model, 'loss_dmols', None)), seconds=seconds)
             del model
             if args.device.startswith('cuda'):
                 torch.cuda.empty_cache()

@@ -5,11 +5,14 @@ Example::
 
     python tools/dataset_converters/generate_synthetic.py data/synthetic \
         --num-images 1000 --image-size 128 --formats refsegrs rrsisd
+    # synth-hard (the BTDNet ablation's second set)
+    python tools/dataset_converters/generate_synthetic.py data/synth-hard \
+        --num-images 3000 --split-ratio 2600 150 250 --difficulty hard
 """
 import argparse
 import sys
 
-from mmrrsis.datasets.synthetic import FORMATS, generate_synthetic_dataset
+from mmrrsis.datasets.synthetic import DIFFICULTIES, FORMATS, generate_synthetic_dataset
 
 
 def parse_args(argv=None):
@@ -25,6 +28,9 @@ def parse_args(argv=None):
                         metavar='N', help='samples per scene: N or MIN MAX')
     parser.add_argument('--split-ratio', type=float, nargs=3, default=[0.7, 0.1, 0.2],
                         metavar=('TRAIN', 'VAL', 'TEST'), help='fractions of scenes per split')
+    parser.add_argument('--difficulty', choices=DIFFICULTIES, default='standard',
+                        help="'hard' writes synth-hard: small, clustered targets, blurred "
+                        'low-contrast edges, object-coloured clutter, longer expressions')
     parser.add_argument('--force', action='store_true',
                         help='replace an existing data set in out_dir')
     parser.add_argument('--no-progress', action='store_true', help='hide the progress bar')
@@ -47,6 +53,7 @@ def main(argv=None) -> int:
             formats=tuple(args.formats),
             samples_per_image=(spi[0], spi[-1]),
             overwrite=args.force,
+            difficulty=args.difficulty,
             progress=not args.no_progress)
     except FileExistsError as e:
         print(f'error: {e}', file=sys.stderr)

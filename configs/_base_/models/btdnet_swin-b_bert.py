@@ -37,17 +37,20 @@ model = dict(
                  loss_weight=0.9),
             dict(type='RefDiceLoss', loss_weight=0.1),
         ]),
-    # D-MOLS (training only; set to None to disable)
-    reconstruct_head=dict(
-        type='EntityReconstructHead',
-        visual_channels=1024,
-        num_layers=2,
+    # D-MOLS (training only; set to None to disable): one loss component
+    loss_dmols=dict(
+        type='DMOLSLoss',
+        target='feature',  # 'feature' | 'token'
+        feature_source='updated',  # 'encoded' | 'updated' (after the last BSC)
+        token_scope='all',  # 'all' real tokens | 'erased' pieces
+        memory='1/8',  # 'coarsest' | '1/8' | 'mci'
+        num_layers=1,
         num_heads=8,
         ffn_ratio=4,
-        memory_index=-1,
-        tie_word_embeddings=True,
-        loss_weight=0.1),  # lambda_re
+        loss_weight=0.01,  # lambda_re
+        loss_name='loss_rec'),
     p_erase=0.5,
-    dmols_mode='single_pass',  # 'single_pass' | 'second_pass'
-    rec_query='text',  # 'text' | 'updated_text'
+    dmols_mode='side_branch',  # 'side_branch' | 'single_pass' | 'second_pass'
+    erase='one_run',  # 'one_run' | 'all_entities'
+    rec_query='text',  # pass modes: 'text' | 'updated_text'
     entity_source='category+nouns')  # 'category+nouns' | 'category'

@@ -2,6 +2,7 @@
 import json
 import os
 import os.path as osp
+import re
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -85,6 +86,11 @@ class RRSISMetric(BaseMetric):
         output_file (str, optional): If given, write one JSON line per sample (``img_path``,
             ``ref_id``, ``sent_id``, ``text``, ``category``, ``size``, ``I``, ``U``, ``iou``)
             to this file in :meth:`compute_metrics`. Defaults to None.
+        output_dir (str, optional): If given, save every predicted mask as a PNG (0/255,
+            ``<output_dir>/masks/<ref_id>_<sent_id>.png``, a ``_<k>`` suffix for a repeated
+            pair) while processing, add its path as ``mask_file`` to the per-sample records,
+            and write those records to ``<output_dir>/results.jsonl`` unless ``output_file``
+            says otherwise (``tools/test.py --out DIR``). Defaults to None.
         collect_device (str): Device used to collect results across ranks, ``'cpu'`` or
             ``'gpu'``. Defaults to 'cpu'.
         prefix (str, optional): Prefix of the metric names. Defaults to None, which keeps the
@@ -98,6 +104,7 @@ class RRSISMetric(BaseMetric):
                  per_category: bool = True,
                  per_size: bool = True,
                  output_file: Optional[str] = None,
+                 output_dir: Optional[str] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
                  **kwargs) -> None:
@@ -126,7 +133,11 @@ class RRSISMetric(BaseMetric):
         self.size_thresholds = size_thresholds
         self.per_category = per_category
         self.per_size = per_size
+        self.output_dir = output_dir
+        if output_dir is not None and output_file is None:
+            output_file = osp.join(output_dir, 'results.jsonl')
         self.output_file = output_file
+        self._mask_names: Dict[str, int] = {}
 
     @staticmethod
     def _to_2d(data: Any) -> torch.Tensor:
@@ -183,6 +194,9 @@ class RRSISMetric(BaseMetric):
             union = int((pred | gt).sum().item())
             gt_area = int(gt.sum().item())
             category, source = self._category(data_sample)
+            extra = {}
+            if self.output_dir is not None:
+                extra['mask_file'] = self._save_mask(pred, data_sample)
             self.results.append(
                 dict(
                     I=inter,
@@ -194,7 +208,22 @@ class RRSISMetric(BaseMetric):
                     ref_id=_plain(data_sample.get('ref_id')),
                     sent_id=_plain(data_sample.get('sent_id')),
                     text=data_sample.get('text'),
-                    img_path=data_sample.get('img_path')))
+                    img_path=data_sample.get('img_path'),
+                    **extra))
+
+    def _save_mask(self, pred: torch.Tensor, data_sample: dict) -> str:
+        """Write the predicted mask (H, W) bool as a 0/255 PNG; return its path."""
+        from PIL import Image
+        stem = '_'.join(
+            re.sub(r'[^A-Za-z0-9.-]+', '-', str(data_sample.get(k))) for k in ('ref_id', 'sent_id'))
+        count = self._mask_names.get(stem, 0) + 1
+        self._mask_names[stem] = count
+        name = stem if count == 1 else f'{stem}_{count}'
+        mask_dir = osp.join(self.output_dir, 'masks')
+        os.makedirs(mask_dir, exist_ok=True)
+        path = osp.join(mask_dir, name + '.png')
+        Image.fromarray(pred.cpu().numpy().astype(np.uint8) * 255).save(path)
+        return path
 
     def _summarize(self, results: List[dict]) -> Dict[str, float]:
         """oIoU, mIoU and Pr@t (percent) and the count of a group of samples."""

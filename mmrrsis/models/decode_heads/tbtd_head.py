@@ -62,6 +62,11 @@ class TBTDHead(BaseDecodeHead):
         query_heads (int): Heads of that layer. Defaults to 8.
         combine (str): ``'softmax_pair'`` or ``'product'``. Defaults to ``'softmax_pair'``.
         single_stream (bool): Foreground stream only (ablation control). Defaults to False.
+        bg_query (str): How the background query is made: ``'text'`` (``e_bg +
+            MLP_bg(s)``, reads the expression) or ``'learned'`` (``e_bg`` only: a
+            category-agnostic background query that does not read the expression; the query
+            decoder refines each query alone over D, without self-attention between them).
+            Defaults to ``'text'``.
         coord_feats (bool): Add a learned 1x1 projection of the normalised pixel coordinates
             (x, y in (-1, 1)) to D before the query decoder and the towers (not in BTDNet; an
             mmrrsis switch): the text-conditioned queries can then select by position
@@ -84,6 +89,7 @@ class TBTDHead(BaseDecodeHead):
                  query_heads: int = 8,
                  combine: str = 'softmax_pair',
                  single_stream: bool = False,
+                 bg_query: str = 'text',
                  coord_feats: bool = False,
                  lambda_aux: float = 0.4,
                  norm_cfg: ConfigType = dict(type='BN', requires_grad=True),
@@ -93,6 +99,8 @@ class TBTDHead(BaseDecodeHead):
             raise ValueError('TBTDHead predicts (background, target): num_classes must be 2.')
         if combine not in COMBINE_RULES:
             raise ValueError(f'combine must be one of {COMBINE_RULES}, got {combine!r}')
+        if bg_query not in ('text', 'learned'):
+            raise ValueError(f"bg_query must be 'text' or 'learned', got {bg_query!r}")
         if mci not in ('aspp', 'concat', 'lavt'):
             raise ValueError(f"mci must be 'aspp', 'concat' or 'lavt', got {mci!r}")
         kwargs.setdefault('init_cfg', None)  # no conv_seg to initialise
@@ -110,6 +118,8 @@ class TBTDHead(BaseDecodeHead):
         self.mci = mci
         self.combine = combine
         self.single_stream = single_stream
+        self.bg_query = bg_query
+        self.last_decode_feature: Optional[Tensor] = None
         self.lambda_aux = lambda_aux
         conv_kw = dict(conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg, act_cfg=self.act_cfg)
 
@@ -143,7 +153,9 @@ class TBTDHead(BaseDecodeHead):
         streams = ('fg', ) if single_stream else ('fg', 'bg')
         self.streams = streams
         self.towers = nn.ModuleDict({s: tower() for s in streams})
-        self.query_mlps = nn.ModuleDict({s: mlp() for s in streams})
+        # a learned background query reads no text: no MLP for it
+        self.query_mlps = nn.ModuleDict(
+            {s: mlp() for s in streams if not (s == 'bg' and bg_query == 'learned')})
         self.query_embed = nn.Parameter(torch.zeros(len(streams), channels))
         self.coord_proj = nn.Conv2d(2, channels, 1) if coord_feats else None
         self.query_decoder = nn.TransformerDecoderLayer(
@@ -171,25 +183,36 @@ class TBTDHead(BaseDecodeHead):
         return self.dropout(d) if self.dropout is not None else d
 
     def stream_logits(self, inputs: Sequence[Tensor], text_feats: Tensor,
-                      text_mask: Optional[Tensor] = None) -> Tuple[Tensor, Optional[Tensor]]:
+                      text_mask: Optional[Tensor] = None,
+                      return_feature: bool = False) -> Tuple[Optional[Tensor], ...]:
         """The twin streams' logits ``z_fg`` and ``z_bg`` (None if single stream), each
-        (B, 1, H_0, W_0)."""
-        d = self.decode_feature(inputs)  # (B, C, H, W)
+        (B, 1, H_0, W_0); with ``return_feature`` also the MCI map D (B, C, H_0, W_0)."""
+        d = feature = self.decode_feature(inputs)  # (B, C, H, W)
         if self.coord_proj is not None:
             H, W = d.shape[2:]
             coords = coordinate_features(H, W, device=d.device).reshape(1, 2, H, W)
             d = d + self.coord_proj(coords)
         sentence = masked_mean(text_feats, text_mask)  # (B, C_t)
-        queries = torch.stack([self.query_mlps[s](sentence) for s in self.streams], 1)
+        queries = torch.stack([
+            self.query_mlps[s](sentence) if s in self.query_mlps else
+            sentence.new_zeros(sentence.shape[0], self.channels) for s in self.streams
+        ], 1)
         queries = queries + self.query_embed.unsqueeze(0)  # (B, S, C)
         if self.query_decoder is not None:
-            queries = self.query_decoder(queries, d.flatten(2).transpose(1, 2))
+            memory = d.flatten(2).transpose(1, 2)
+            if self.bg_query == 'learned' and len(self.streams) > 1:
+                # each query refined alone: no self-attention from the text-aware fg query
+                queries = torch.cat([self.query_decoder(queries[:, k:k + 1], memory)
+                                     for k in range(len(self.streams))], dim=1)
+            else:
+                queries = self.query_decoder(queries, memory)
         scale = d.shape[1]**-0.5
         z = [
             torch.einsum('bc,bchw->bhw', queries[:, k], self.towers[s](d)).unsqueeze(1) * scale
             for k, s in enumerate(self.streams)
         ]
-        return z[0], (z[1] if len(z) > 1 else None)
+        out = (z[0], z[1] if len(z) > 1 else None)
+        return out + (feature, ) if return_feature else out
 
     def combine_logits(self, z_fg: Tensor, z_bg: Optional[Tensor]) -> Tensor:
         """Joint 2-class logits (B, 2, H, W), channel 1 = target."""
@@ -218,8 +241,13 @@ class TBTDHead(BaseDecodeHead):
     def loss(self, inputs: Tuple[Tensor, ...], batch_data_samples: SampleList,
              train_cfg: ConfigType, text_feats: Tensor = None,
              text_mask: Optional[Tensor] = None) -> dict:
-        """Segmentation losses of the joint logits plus ``loss_fg`` / ``loss_bg``."""
-        z_fg, z_bg = self.stream_logits(inputs, text_feats, text_mask)
+        """Segmentation losses of the joint logits plus ``loss_fg`` / ``loss_bg``.
+
+        The MCI map of this call stays in ``last_decode_feature`` (BTDNet's D-MOLS may use it
+        as memory, ``DMOLSLoss(memory='mci')``; the segmentor clears it).
+        """
+        z_fg, z_bg, self.last_decode_feature = self.stream_logits(
+            inputs, text_feats, text_mask, return_feature=True)
         losses = self.loss_by_feat(self.combine_logits(z_fg, z_bg), batch_data_samples)
         if self.lambda_aux > 0:
             label = self._stack_batch_gt(batch_data_samples).float()  # (B, 1, H, W)

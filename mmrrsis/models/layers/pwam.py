@@ -101,6 +101,34 @@ class SpatialImageLanguageAttention(BaseModule):
             nn.Conv1d(value_channels, out_channels, kernel_size=1),
             nn.InstanceNorm1d(out_channels) if out_norm else nn.Identity())
 
+    def text_keys_values(self, text_feats: Tensor,
+                         text_mask: Optional[Tensor]) -> Tuple[Tensor, Tensor, Tensor]:
+        """Keys (B, h, d, L) and values (B, h, d_v, L) of the words (padding zeroed) and the
+        normalised mask (B, L)."""
+        text_mask = normalize_text_mask(text_mask, text_feats)  # (B, L)
+        text = text_feats.transpose(1, 2)  # (B, C_t, L)
+        B, L, h = text.shape[0], text.shape[2], self.num_heads
+        mask = text_mask.unsqueeze(1)  # (B, 1, L)
+        key = self.f_key(text) * mask  # (B, C_k, L), padding words zeroed
+        value = self.f_value(text) * mask  # (B, C_v', L)
+        key = key.reshape(B, h, self.key_channels // h, L)
+        value = value.reshape(B, h, self.value_channels // h, L)
+        return key, value, text_mask
+
+    def logits(self, query: Tensor, key: Tensor, text_mask: Tensor) -> Tensor:
+        """Scaled correlation plus the padding bias: query (B, C_k, N), key (B, h, d, L) ->
+        (B, h, N, L)."""
+        B, N, h = query.shape[0], query.shape[2], self.num_heads
+        query = query.reshape(B, h, self.key_channels // h, N).transpose(2, 3)  # (B, h, N, d)
+        attn = torch.matmul(query, key) * self.scale  # (B, h, N, L)
+        return attn + text_mask_to_bias(text_mask, self.mask_value)[:, None, None, :]
+
+    def aggregate(self, attn: Tensor, value: Tensor) -> Tensor:
+        """Attention weights (B, h, N, L) and values (B, h, d_v, L) -> W(A V) (B, C_out, N)."""
+        B, N = attn.shape[0], attn.shape[2]
+        out = torch.matmul(value, attn.transpose(2, 3))  # (B, h, d_v, N)
+        return self.W(out.reshape(B, self.value_channels, N))  # (B, C_out, N)
+
     def forward(self,
                 x: Tensor,
                 text_feats: Tensor,
@@ -125,26 +153,10 @@ class SpatialImageLanguageAttention(BaseModule):
             ``return_logits`` (last) also the logits (B, num_heads, N, L).
         """
         x, hw_shape = _to_channels_first(x)  # (B, C_v, N)
-        text_mask = normalize_text_mask(text_mask, text_feats)  # (B, L)
-        text = text_feats.transpose(1, 2)  # (B, C_t, L)
-        B, N, L, h = x.shape[0], x.shape[2], text.shape[2], self.num_heads
-
-        mask = text_mask.unsqueeze(1)  # (B, 1, L)
-        query = self.f_query(x)  # (B, C_k, N)
-        key = self.f_key(text) * mask  # (B, C_k, L), padding words zeroed
-        value = self.f_value(text) * mask  # (B, C_v', L)
-
-        query = query.reshape(B, h, self.key_channels // h, N).transpose(2, 3)  # (B, h, N, d)
-        key = key.reshape(B, h, self.key_channels // h, L)  # (B, h, d, L)
-        value = value.reshape(B, h, self.value_channels // h, L)  # (B, h, d_v, L)
-
-        attn = torch.matmul(query, key) * self.scale  # (B, h, N, L)
-        attn = attn + text_mask_to_bias(text_mask, self.mask_value)[:, None, None, :]
-        logits = attn
-        attn = F.softmax(attn, dim=-1)
-        out = torch.matmul(value, attn.transpose(2, 3))  # (B, h, d_v, N)
-        out = self.W(out.reshape(B, self.value_channels, N))  # (B, C_out, N)
-        out = _from_channels_first(out, hw_shape)
+        key, value, text_mask = self.text_keys_values(text_feats, text_mask)
+        logits = self.logits(self.f_query(x), key, text_mask)  # (B, h, N, L)
+        attn = F.softmax(logits, dim=-1)
+        out = _from_channels_first(self.aggregate(attn, value), hw_shape)
         extra = ((attn, ) if return_attn else ()) + ((logits, ) if return_logits else ())
         return (out, *extra) if extra else out
 

@@ -1,4 +1,5 @@
 # Copyright (c) mmrrsis contributors. All rights reserved.
 from .dice_loss import RefDiceLoss
+from .dmols_loss import DMOLSLoss
 
-__all__ = ['RefDiceLoss']
+__all__ = ['DMOLSLoss', 'RefDiceLoss']

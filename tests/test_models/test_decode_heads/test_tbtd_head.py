@@ -145,3 +145,26 @@ def test_coordinate_features():
     sum(v for k, v in losses.items() if 'loss' in k).backward()
     assert head.coord_proj.weight.grad.abs().sum() > 0
     assert _build().coord_proj is None
+
+
+@pytest.mark.parametrize('query_decoder', [True, False])
+def test_learned_background_query_does_not_read_the_expression(query_decoder):
+    head = _build(bg_query='learned', query_decoder=query_decoder)
+    assert set(head.query_mlps) == {'fg'}
+    feats, text, mask = _inputs()
+    other = torch.randn_like(text)
+    z_fg, z_bg = head.stream_logits(feats, text, mask)
+    z_fg2, z_bg2 = head.stream_logits(feats, other, mask)
+    torch.testing.assert_close(z_bg, z_bg2, rtol=0, atol=0)  # same image, other words
+    assert (z_fg - z_fg2).abs().max() > 0
+    if not query_decoder:  # independent computation: <e_bg, Tower_bg(D)> / sqrt(C)
+        d = head.decode_feature(feats)
+        ref = torch.einsum('c,bchw->bhw', head.query_embed[1],
+                           head.towers['bg'](d)).unsqueeze(1) * head.channels**-0.5
+        torch.testing.assert_close(z_bg, ref, rtol=1e-5, atol=1e-6)
+    losses = head.loss(feats, _samples(), None, text_feats=text, text_mask=mask)
+    sum(losses.values()).backward()
+    missing = [n for n, p in head.named_parameters() if p.requires_grad and p.grad is None]
+    assert not missing, missing
+    with pytest.raises(ValueError, match='bg_query'):
+        _build(bg_query='image')

@@ -132,3 +132,116 @@ def test_spatial_context_runs_in_float32_under_bfloat16_autocast():
     with torch.autocast('cpu', dtype=torch.bfloat16):
         got = bsc.spatial_tokens(x, (H, W))
     torch.testing.assert_close(got.float(), ref, rtol=0, atol=0)
+
+
+def _instance_norm(t):
+    """(B, C, N) -> normalised over N per channel, no affine (nn.InstanceNorm1d's default)."""
+    mean = t.mean(-1, keepdim=True)
+    var = t.var(-1, unbiased=False, keepdim=True)
+    return (t - mean) / torch.sqrt(var + 1e-5)
+
+
+def _conv(seq_or_conv, t):
+    conv = seq_or_conv[0] if isinstance(seq_or_conv, torch.nn.Sequential) else seq_or_conv
+    return torch.einsum('oc,bcn->bon', conv.weight[..., 0], t) + conv.bias[None, :, None]
+
+
+def _neighbourhoods(m, k):
+    """(B, C, H, W) -> (B, C*k*k, H*W): zero-padded k x k neighbours, channel-major, by loops."""
+    Bm, Cm, Hm, Wm = m.shape
+    r = k // 2
+    out = torch.zeros(Bm, Cm, k * k, Hm, Wm)
+    for dy in range(k):
+        for dx in range(k):
+            for y in range(Hm):
+                for x in range(Wm):
+                    yy, xx = y + dy - r, x + dx - r
+                    if 0 <= yy < Hm and 0 <= xx < Wm:
+                        out[:, :, dy * k + dx, y, x] = m[:, :, yy, xx]
+    return out.reshape(Bm, Cm * k * k, Hm * Wm)
+
+
+def _ngrams(t, n):
+    """(B, C, L) -> (B, C*n, L): words i - n//2 .. i + (n-1)//2, edges replicated, by loops."""
+    Bt, Ct, Lt = t.shape
+    out = torch.zeros(Bt, Ct, n, Lt)
+    for i in range(Lt):
+        for j in range(n):
+            out[:, :, j, i] = t[:, :, min(max(i + j - n // 2, 0), Lt - 1)]
+    return out.reshape(Bt, Ct * n, Lt)
+
+
+@pytest.mark.parametrize('num_heads', [1, 2])
+def test_unfold_multi_against_a_direct_computation(num_heads):
+    x, text, mask = _inputs()
+    bsc = BidirectionalSpatialCorrelation(
+        C, text_channels=CT, num_heads=num_heads, spatial_context='unfold_multi',
+        visual_kernels=(1, 3), word_windows=(1, 2, 3)).eval()
+    bsc.init_weights()
+    _randomize(bsc)
+    x_new, fused, text_new = bsc(x, (H, W), text, mask)
+
+    sila = bsc.pwam.image_lang_att
+    m = mask.float()
+    h, d = num_heads, C // num_heads
+    t = text.transpose(1, 2)  # (B, CT, L)
+    key = _conv(sila.f_key, t) * m[:, None]
+    value = _conv(sila.f_value, t) * m[:, None]
+    bias = (m - 1) * 1e4
+    xc = x.transpose(1, 2)  # (B, C, N)
+    q1 = _instance_norm(_conv(sila.f_query, xc))
+    mods = bsc.t2i_queries['k3']
+    red = _instance_norm(_conv(mods['reduce'], xc)).reshape(B, -1, H, W)
+    q3 = _instance_norm(_conv(mods['expand'], _neighbourhoods(red, 3)))
+    w = torch.softmax(bsc.t2i_mix, 0)
+    attn = 0
+    for wk, q in zip(w, (q1, q3)):
+        lg = torch.einsum('bhdn,bhdl->bhnl', q.reshape(B, h, d, -1), key.reshape(B, h, d, -1))
+        attn = attn + wk * torch.softmax(lg * C**-0.5 + bias[:, None, None], -1)
+    lang = torch.einsum('bhdl,bhnl->bhdn', value.reshape(B, h, d, -1), attn).reshape(B, C, -1)
+    lang = _instance_norm(_conv(sila.W, lang))
+    vis = torch.nn.functional.gelu(_conv(bsc.pwam.vis_project, xc))
+    ref_fused = torch.nn.functional.gelu(_conv(bsc.pwam.project_mm, vis * lang)).transpose(1, 2)
+    torch.testing.assert_close(fused, ref_fused, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(x_new, bsc.gate(ref_fused, identity=x), rtol=1e-4, atol=1e-5)
+
+    keys = _instance_norm(_conv(bsc.i2t_keys, xc)).reshape(B, h, d, -1)  # (B, h, d, N)
+    vals = bsc.text_value(x).reshape(B, -1, h, d).transpose(1, 2)  # (B, h, N, d)
+    probs = 0
+    for wn, n in zip(torch.softmax(bsc.i2t_mix, 0), (1, 2, 3)):
+        mods = bsc.i2t_queries[f'n{n}']
+        r = _conv(mods['reduce'], t)
+        q = _conv(mods['expand'], _ngrams(r, n) if n > 1 else r)  # (B, C, L)
+        lg = torch.einsum('bhdl,bhdn->bhln', q.reshape(B, h, d, -1), keys) * C**-0.5
+        probs = probs + wn * torch.softmax(lg, -1)
+    words = torch.einsum('bhln,bhnd->bhld', probs, vals).transpose(1, 2).reshape(B, -1, C)
+    upd = text + bsc.text_gate(bsc.text_up(words))
+    ref_text = torch.where(m[..., None].bool(), upd, text)
+    torch.testing.assert_close(text_new, ref_text, rtol=1e-4, atol=1e-5)
+    assert torch.equal(text_new[0, 3:], text[0, 3:])  # padding untouched
+
+
+def test_unfold_multi_gradients_and_kernel_one_is_pwam():
+    x, text, mask = _inputs()
+    bsc = BidirectionalSpatialCorrelation(C, text_channels=CT, num_heads=2,
+                                          spatial_context='unfold_multi')
+    bsc.init_weights()
+    _randomize(bsc)
+    x_new, fused, text_new = bsc(x, (H, W), text, mask)
+    (x_new.sum() + fused.sum() + (text_new * torch.randn_like(text_new)).sum()).backward()
+    missing = [n for n, p in bsc.named_parameters() if p.grad is None or not p.grad.any()]
+    assert not missing, missing
+    assert not len(bsc.context)  # no dilated convs in this mode
+    # with only k = 1 and no image->text the block is PWAM + gate
+    one = BidirectionalSpatialCorrelation(C, text_channels=CT, num_heads=2,
+                                          spatial_context='unfold_multi', visual_kernels=(1, ),
+                                          bidirectional=False).eval()
+    _randomize(one)
+    pwam = PWAM(C, text_channels=CT, num_heads=2).eval()
+    pwam.load_state_dict(one.pwam.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(one(x, (H, W), text, mask)[1], pwam(x, text, mask),
+                                   rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match='odd'):
+        BidirectionalSpatialCorrelation(C, text_channels=CT, spatial_context='unfold_multi',
+                                        visual_kernels=(2, ))

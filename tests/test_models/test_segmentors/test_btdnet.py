@@ -39,8 +39,9 @@ def _cfg(text_dir, backbone='lavt', dmols=True, **kwargs):
                            text_dim=32, query_heads=2,
                            loss_decode=dict(type='CrossEntropyLoss', class_weight=[0.9, 1.1]))
     if dmols:
-        cfg.reconstruct_head = dict(type='EntityReconstructHead', visual_channels=128,
-                                    num_heads=2, num_layers=1)
+        loss = dict(type='DMOLSLoss', num_heads=2, num_layers=1, loss_weight=0.01)
+        loss.update(dmols if isinstance(dmols, dict) else {})
+        cfg.loss_dmols = loss
         cfg.p_erase = 1.0
     cfg.update(kwargs)
     return cfg
@@ -66,8 +67,23 @@ def _batch(texts, size=(64, 64)):
     return dict(inputs=inputs, data_samples=samples)
 
 
-def test_every_parameter_gets_a_gradient(tiny_text):
-    model = _build(_cfg(tiny_text))
+VARIANTS = [
+    dict(dmols_mode='side_branch', dmols=dict(target='feature', memory='1/8')),
+    dict(dmols_mode='side_branch', dmols=dict(target='feature', feature_source='encoded',
+                                              token_scope='erased', memory='coarsest')),
+    dict(dmols_mode='side_branch', dmols=dict(target='token', token_scope='erased',
+                                              memory='mci')),
+    dict(dmols_mode='single_pass', erase='all_entities',
+         dmols=dict(target='token', token_scope='erased', memory='coarsest')),
+    dict(dmols_mode='second_pass', dmols=dict(target='feature', memory='mci')),
+]
+
+
+@pytest.mark.parametrize('variant', VARIANTS, ids=lambda v: '-'.join(
+    [v['dmols_mode']] + [str(x) for x in v['dmols'].values()]))
+def test_every_parameter_gets_a_gradient(tiny_text, variant):
+    variant = dict(variant)
+    model = _build(_cfg(tiny_text, dmols=variant.pop('dmols'), **variant))
     model.train()
     data = model.data_preprocessor(_batch(TEXTS[:2]), True)
     losses = model(**data, mode='loss')
@@ -79,8 +95,22 @@ def test_every_parameter_gets_a_gradient(tiny_text):
     assert not missing, f'no gradient reached: {missing}'
 
 
-def test_second_pass_encodes_the_erased_text_again(tiny_text):
-    model = _build(_cfg(tiny_text, dmols_mode='second_pass'))
+def test_dmols_is_one_loss_component(tiny_text):
+    from mmrrsis.models.losses import DMOLSLoss
+    model = _build(_cfg(tiny_text, dmols=dict(memory='1/8')))
+    assert isinstance(model.loss_dmols, DMOLSLoss)
+    assert model.loss_dmols.loss_name == 'loss_rec'
+    # widths follow the model: text encoder channels and the 1/8 map of the head's inputs
+    assert model.loss_dmols.query_proj.in_features == model.text_encoder.out_channels
+    assert model.loss_dmols.memory_proj.in_features == 32
+    assert not any('reconstruct' in n for n, _ in model.named_modules())
+
+
+@pytest.mark.parametrize('mode', ['side_branch', 'single_pass', 'second_pass'])
+def test_the_text_encoder_runs_once_per_training_forward(tiny_text, mode):
+    dmols = (dict(target='token', token_scope='erased') if mode == 'single_pass' else
+             dict(target='feature'))
+    model = _build(_cfg(tiny_text, dmols=dmols, dmols_mode=mode))
     calls = []
     orig = model.text_encoder.encode
 
@@ -92,9 +122,173 @@ def test_second_pass_encodes_the_erased_text_again(tiny_text):
     with mock.patch.object(model.text_encoder, 'encode', side_effect=spy):
         losses = model(**data, mode='loss')
     mask_id = model.text_encoder.tokenizer.mask_token_id
-    assert len(calls) == 2  # segmentation on the original text, reconstruction on the erased
-    assert mask_id not in calls[0] and mask_id in calls[1]
+    assert len(calls) == 1 and calls[0].shape[0] == 4  # one call, [full; erased]
+    assert mask_id not in calls[0][:2] and mask_id in calls[0][2:]
     assert losses['loss_rec'] > 0
+
+
+def test_second_pass_runs_the_backbone_on_the_erased_text(tiny_text):
+    model = _build(_cfg(tiny_text, dmols_mode='second_pass'))
+    data = model.data_preprocessor(_batch(TEXTS[:2]), True)
+    with mock.patch.object(model, 'extract_feat_and_text',
+                           wraps=model.extract_feat_and_text) as spy:
+        model(**data, mode='loss')
+    assert spy.call_count == 2
+    side = _build(_cfg(tiny_text, dmols_mode='side_branch'))
+    with mock.patch.object(side, 'extract_feat_and_text',
+                           wraps=side.extract_feat_and_text) as spy:
+        side(**data, mode='loss')
+    assert spy.call_count == 1  # no second backbone pass
+
+
+def test_side_branch_segmentation_does_not_depend_on_the_erasure(tiny_text):
+    model = _build(_cfg(tiny_text, dmols_mode='side_branch'))
+    model.train()
+    data = model.data_preprocessor(_batch(TEXTS), True)
+    out = {}
+    for p in (0.0, 1.0):
+        model.p_erase = p
+        torch.manual_seed(0)
+        out[p] = model(**data, mode='loss')
+    assert out[0.0]['loss_rec'].item() == 0 and out[1.0]['loss_rec'].item() > 0
+    for key in out[0.0]:
+        if key.startswith('decode.'):
+            torch.testing.assert_close(out[0.0][key], out[1.0][key], rtol=0, atol=0)
+    # single_pass trains the segmentation on the erased text: the losses differ there
+    single = _build(_cfg(tiny_text, dmols=dict(target='token', token_scope='erased'),
+                         dmols_mode='single_pass'))
+    single.load_state_dict(model.state_dict(), strict=False)
+    single.train()
+    res = {}
+    for p in (0.0, 1.0):
+        single.p_erase = p
+        torch.manual_seed(0)
+        res[p] = single(**data, mode='loss')
+    assert res[0.0]['decode.loss_ce'] != res[1.0]['decode.loss_ce']
+
+
+def test_single_pass_rejects_the_updated_feature_target(tiny_text):
+    with pytest.raises(ValueError, match='single_pass'):
+        _build(_cfg(tiny_text, dmols=dict(target='feature', feature_source='updated'),
+                    dmols_mode='single_pass'))
+
+
+def test_predict_never_runs_dmols(tiny_text):
+    model = _build(_cfg(tiny_text)).eval()
+    data = model.data_preprocessor(_batch(TEXTS[:2]), False)
+    guards = [mock.patch.object(model.loss_dmols, 'forward',
+                                side_effect=AssertionError('D-MOLS loss in predict')),
+              mock.patch.object(model.loss_dmols, 'reconstruct',
+                                side_effect=AssertionError('reconstruction in predict')),
+              mock.patch.object(model, 'draw_erasure',
+                                side_effect=AssertionError('erasure in predict')),
+              mock.patch.object(model, 'tokenize_with_entities',
+                                side_effect=AssertionError('erasure in predict'))]
+    for g in guards:
+        g.start()
+    try:
+        with torch.no_grad():
+            out = model(**data, mode='predict')
+            logits = model(**data, mode='tensor')
+    finally:
+        for g in guards:
+            g.stop()
+    assert len(out) == 2 and logits.shape == (2, 2, 16, 16)
+    assert model.decode_head.last_decode_feature is None  # nothing kept for D-MOLS
+
+
+def _captured_ids(model, texts):
+    captured = []
+    orig = model.text_encoder.encode
+
+    def spy(input_ids, attention_mask, token_type_ids=None):
+        captured.append(input_ids.clone())
+        return orig(input_ids, attention_mask, token_type_ids)
+
+    data = model.data_preprocessor(_batch(texts), True)
+    with mock.patch.object(model.text_encoder, 'encode', side_effect=spy):
+        losses = model(**data, mode='loss')
+    return captured[0][len(texts):], losses  # the erased half
+
+
+def test_erasure_all_entities(tiny_text):
+    model = _build(_cfg(tiny_text, erase='all_entities'))
+    tok = model.text_encoder.tokenizer
+    ids, _ = _captured_ids(model, TEXTS[1:3])
+    pieces = [tok.convert_ids_to_tokens(row.tolist()) for row in ids]
+    assert pieces[0][:6] == ['[CLS]', 'the', '[MASK]', '[MASK]', 'near', 'the']
+    assert pieces[0][6] == '[MASK]'  # 'road' is an entity too (every occurrence)
+    plain = model.text_encoder.tokenize(TEXTS[2:3])['input_ids'][0]
+    assert torch.equal(ids[1], plain)  # no entity word: the text is kept as it is
+
+    model.p_erase = 0.0
+    ids, losses = _captured_ids(model, TEXTS[1:3])
+    assert tok.mask_token_id not in ids
+    assert losses['loss_rec'].item() == 0  # nothing erased, nothing to reconstruct
+
+
+def test_erasure_one_run(tiny_text):
+    model = _build(_cfg(tiny_text, erase='one_run'))
+    tok = model.text_encoder.tokenizer
+    seen = set()
+    for seed in range(12):
+        torch.manual_seed(seed)
+        ids, _ = _captured_ids(model, TEXTS[1:2])
+        pieces = tok.convert_ids_to_tokens(ids[0].tolist())
+        masked = tuple(i for i, p in enumerate(pieces) if p == '[MASK]')
+        seen.add(masked)
+    # one run per sentence: "storage tank" (two adjacent words) or "road", never both
+    assert seen == {(2, 3), (6, )}
+
+
+def test_leakage_guard(tiny_text):
+    """second_pass: changing the erased word of the original text leaves the reconstruction
+    unchanged (the side branch's memory is the full-text forward's by design)."""
+    model = _build(_cfg(tiny_text, dmols_mode='second_pass', erase='all_entities')).eval()
+    texts_a = ['the small red car on the left', 'the white truck near the road']
+    texts_b = ['the small red van on the left', 'the white bus near the tree']
+    inputs = model.data_preprocessor(_batch(texts_a), False)['inputs']
+    with torch.no_grad():
+        out_a, ids_a, erase_a = model.reconstruction_output(inputs, texts_a)
+        out_b, ids_b, erase_b = model.reconstruction_output(inputs, texts_b)
+    assert torch.equal(erase_a, erase_b) and erase_a.sum() == 3  # car | truck, road
+    assert not torch.equal(ids_a, ids_b)  # the original words differ ...
+    torch.testing.assert_close(out_a, out_b, rtol=0, atol=0)  # ... R cannot tell
+    with torch.no_grad():
+        out_c, _, _ = model.reconstruction_output(
+            inputs, ['the big red car on the left', 'the white truck near the road'])
+    assert (out_c - out_a).abs().max() > 0
+
+
+def test_grounding_diagnostic(tiny_text):
+    import importlib.util
+    import os.path as osp
+    path = osp.join(osp.dirname(__file__), '..', '..', '..', 'tools', 'analysis_tools',
+                    'dmols_grounding.py')
+    spec = importlib.util.spec_from_file_location('dmols_grounding', path)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    model = _build(_cfg(tiny_text)).eval()
+    batches = [_batch(TEXTS[:2]), _batch(TEXTS[1:3]), _batch(TEXTS[:1])]
+    res = tool.grounding_losses(model, batches, seed=0)
+    assert res['batches'] == 2 and res['samples'] == 4  # the batch of one is skipped
+    assert res['loss_rec'] > 0 and res['loss_rec_shuffled'] > 0
+    assert res['loss_rec'] != res['loss_rec_shuffled']  # R reads its memory
+    # independent check of the first number: the unweighted loss of each batch, same seeds
+    expect = []
+    with torch.no_grad():
+        for i, b in enumerate(batches[:2]):
+            torch.manual_seed(i)
+            _, loss = model.dmols_forward(**model.data_preprocessor(b, True))
+            expect.append(loss.item() / model.loss_dmols.loss_weight)
+    assert res['loss_rec'] == pytest.approx(sum(expect) / 2, rel=1e-6)
+    # a memory-blind reconstruction gives the same number both ways
+    model.loss_dmols.memory_proj.weight.data.zero_()
+    model.loss_dmols.memory_proj.bias.data.zero_()
+    res = tool.grounding_losses(model, batches, seed=0)
+    assert res['loss_rec'] == pytest.approx(res['loss_rec_shuffled'], rel=1e-6)
+    with pytest.raises(ValueError, match='no D-MOLS'):
+        tool.grounding_losses(_build(_cfg(tiny_text, dmols=False)).eval(), batches)
 
 
 def test_bsc_neck_over_a_plain_backbone(tiny_text):
@@ -127,62 +321,3 @@ def test_the_head_gets_the_updated_words(tiny_text):
     assert (seen['text'] - encoded).abs().max() > 0
 
 
-def test_predict_never_runs_dmols(tiny_text):
-    model = _build(_cfg(tiny_text)).eval()
-    data = model.data_preprocessor(_batch(TEXTS[:2]), False)
-    with mock.patch.object(model.reconstruct_head, 'forward',
-                           side_effect=AssertionError('reconstruction in predict')) as rec, \
-            mock.patch.object(model, 'tokenize_with_entities',
-                              side_effect=AssertionError('erasure in predict')), \
-            torch.no_grad():
-        out = model(**data, mode='predict')
-        logits = model(**data, mode='tensor')
-    assert rec.call_count == 0
-    assert len(out) == 2 and logits.shape == (2, 2, 16, 16)
-
-
-def test_erasure_in_training(tiny_text):
-    model = _build(_cfg(tiny_text))
-    tok = model.text_encoder.tokenizer
-    captured = []
-    orig = model.text_encoder.encode
-
-    def spy(input_ids, attention_mask, token_type_ids=None):
-        captured.append(input_ids.clone())
-        return orig(input_ids, attention_mask, token_type_ids)
-
-    data = model.data_preprocessor(_batch(TEXTS[1:3]), True)
-    with mock.patch.object(model.text_encoder, 'encode', side_effect=spy):
-        model(**data, mode='loss')
-    ids = captured[0]
-    pieces = [tok.convert_ids_to_tokens(row.tolist()) for row in ids]
-    assert pieces[0][:6] == ['[CLS]', 'the', '[MASK]', '[MASK]', 'near', 'the']
-    assert pieces[0][6] == '[MASK]'  # 'road' is an entity too (every occurrence)
-    plain = model.text_encoder.tokenize(TEXTS[2:3])['input_ids'][0]
-    assert torch.equal(ids[1], plain)  # no entity word: the text is kept as it is
-
-    model.p_erase = 0.0
-    captured.clear()
-    with mock.patch.object(model.text_encoder, 'encode', side_effect=spy):
-        losses = model(**data, mode='loss')
-    assert tok.mask_token_id not in captured[0]
-    assert losses['loss_rec'].item() == 0  # nothing erased, nothing to reconstruct
-
-
-def test_leakage_guard(tiny_text):
-    """Changing the erased word of the original text leaves the reconstruction unchanged."""
-    model = _build(_cfg(tiny_text)).eval()
-    texts_a = ['the small red car on the left', 'the white truck near the road']
-    texts_b = ['the small red van on the left', 'the white bus near the tree']
-    inputs = model.data_preprocessor(_batch(texts_a), False)['inputs']
-    with torch.no_grad():
-        logits_a, ids_a, erase_a = model.reconstruction_logits(inputs, texts_a)
-        logits_b, ids_b, erase_b = model.reconstruction_logits(inputs, texts_b)
-    assert torch.equal(erase_a, erase_b) and erase_a.sum() == 3  # car | truck, road
-    assert not torch.equal(ids_a, ids_b)  # the original words differ ...
-    torch.testing.assert_close(logits_a, logits_b, rtol=0, atol=0)  # ... R cannot tell
-    # control: an unerased word does change the logits
-    with torch.no_grad():
-        logits_c, _, _ = model.reconstruction_logits(
-            inputs, ['the big red car on the left', 'the white truck near the road'])
-    assert (logits_c - logits_a).abs().max() > 0

@@ -1,0 +1,138 @@
+# Copyright (c) mmrrsis contributors. All rights reserved.
+"""Run an ablation ladder (rows x seeds, equal budget) on a synthetic set and tabulate it.
+
+Each run is ``demo/run_demo.py --config CFG --iters N --seed S`` (train, best val checkpoint,
+test, test with the expressions shuffled) in its own process, one after the other (one
+CPU-heavy job at a time); a finished run (its ``metrics.json`` exists) is not run again, so an
+interrupted ladder resumes. The table gives mean +- std (sample std over seeds) of oIoU, mIoU,
+Pr@0.5-0.9 and the shuffled-expression oIoU.
+
+    python tools/analysis_tools/ablation_ladder.py --rows btdnet --set hard \
+        --seeds 0 1 2 --iters 300 --work-dir work_dirs/ladder
+    python tools/analysis_tools/ablation_ladder.py --table-only --work-dir work_dirs/ladder
+
+The last line printed is one JSON object with the per-row means and stds.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+from typing import Dict, List, Tuple
+
+import numpy as np
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+BT = 'configs/btdnet/'
+_TINY = 'swin-tiny_minilm_1xb16-2k_synth-128x128.py'
+#: name -> (config, --cfg-options); the BTDNet ladder of configs/btdnet/README.md.
+LADDERS: Dict[str, List[Tuple[str, str, List[str]]]] = {
+    'btdnet': [
+        ('0 LAVT', f'configs/lavt/lavt_{_TINY}', []),
+        ('1 +BSC (multi_dilation)', f'{BT}btdnet-abl1-bsc_{_TINY}', []),
+        ('1u +BSC (unfold_multi)', f'{BT}btdnet-abl1-bsc-unfold_{_TINY}', []),
+        ('2 +BSC+T-BTD (text bg query)', f'{BT}btdnet-abl2-bsc-tbtd_{_TINY}', []),
+        ('2l +BSC+T-BTD (learned bg query)', f'{BT}btdnet-abl2-bsc-tbtd-learnedbg_{_TINY}', []),
+        ('3f +D-MOLS side_branch, feature', f'{BT}btdnet_{_TINY}', []),
+        ('3t +D-MOLS side_branch, token', f'{BT}btdnet-dmols-token_{_TINY}', []),
+        ('3s +D-MOLS single_pass (old)', f'{BT}btdnet-dmols-singlepass_{_TINY}', []),
+        ('FIANet', f'configs/fianet/fianet_{_TINY}', []),
+        ('LGCE', f'configs/lgce/lgce_{_TINY}', []),
+    ],
+}
+METRICS = ('oIoU', 'mIoU', 'Pr@0.5', 'Pr@0.6', 'Pr@0.7', 'Pr@0.8', 'Pr@0.9',
+           'oIoU_shuffled_text')
+DATA = {'standard': 'data/synth', 'hard': 'data/synth-hard'}
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description='Run and tabulate an ablation ladder')
+    p.add_argument('--rows', default='btdnet', choices=sorted(LADDERS))
+    p.add_argument('--only', nargs='+', default=None,
+                   help='row name prefixes to run (e.g. 0 2 3f); default: every row')
+    p.add_argument('--set', choices=sorted(DATA), default='standard',
+                   help="synthetic set: 'standard' (synth) or 'hard' (synth-hard)")
+    p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    p.add_argument('--iters', type=int, default=300)
+    p.add_argument('--work-dir', default=osp.join(REPO, 'work_dirs', 'ladder'))
+    p.add_argument('--table-only', action='store_true', help='tabulate finished runs only')
+    return p.parse_args(argv)
+
+
+def run_dir(work_dir: str, set_name: str, row: str, seed: int, iters: int) -> str:
+    slug = row.split(' ')[0]
+    return osp.join(work_dir, set_name, f'{slug}_it{iters}_seed{seed}')
+
+
+def run_one(config: str, options: List[str], seed: int, iters: int, data_root: str,
+            difficulty: str, out_dir: str) -> bool:
+    cmd = [sys.executable, osp.join(REPO, 'demo', 'run_demo.py'), '--config',
+           osp.join(REPO, config), '--iters', str(iters), '--seed', str(seed), '--num-vis', '0',
+           '--data-root', data_root, '--difficulty', difficulty, '--work-dir', out_dir]
+    if options:
+        cmd += ['--cfg-options'] + options
+    os.makedirs(out_dir, exist_ok=True)
+    t = time.time()
+    with open(osp.join(out_dir, 'ladder.log'), 'w') as log:
+        rc = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+    print(f'  rc {rc}, {time.time() - t:.0f} s: {out_dir}', flush=True)
+    return rc == 0
+
+
+def collect(work_dir: str, set_name: str, rows, seeds, iters) -> Dict[str, dict]:
+    table = {}
+    for name, _, _ in rows:
+        found = []
+        for seed in seeds:
+            f = osp.join(run_dir(work_dir, set_name, name, seed, iters), 'metrics.json')
+            if osp.isfile(f):
+                with open(f) as fh:
+                    found.append(json.load(fh))
+        if not found:
+            continue
+        entry = dict(seeds=len(found), train_seconds=float(
+            np.mean([m.get('train_seconds', np.nan) for m in found])))
+        for k in METRICS:
+            vals = np.array([m[k] for m in found], dtype=np.float64)
+            entry[k] = dict(mean=float(vals.mean()),
+                            std=float(vals.std(ddof=1)) if len(vals) > 1 else 0.0,
+                            values=[float(v) for v in vals])
+        table[name] = entry
+    return table
+
+
+def markdown(table: Dict[str, dict]) -> str:
+    head = ('| row | seeds | ' + ' | '.join(METRICS).replace('oIoU_shuffled_text',
+                                                            'oIoU shuffled') + ' |')
+    lines = [head, '|' + '---|' * (len(METRICS) + 2)]
+    for name, e in table.items():
+        cells = [f"{e[k]['mean']:.2f} ± {e[k]['std']:.2f}" for k in METRICS]
+        lines.append(f"| {name} | {e['seeds']} | " + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    rows = LADDERS[args.rows]
+    if args.only:
+        rows = [r for r in rows if r[0].split(' ')[0] in args.only]
+    data_root = osp.join(REPO, DATA[args.set])
+    if not args.table_only:
+        for seed in args.seeds:  # seed-major: every row gets its first seed early
+            for name, config, options in rows:
+                out = run_dir(args.work_dir, args.set, name, seed, args.iters)
+                if osp.isfile(osp.join(out, 'metrics.json')):
+                    continue
+                print(f'[ladder] {args.set} | {name} | seed {seed} | {args.iters} it', flush=True)
+                run_one(config, options, seed, args.iters, data_root, args.set, out)
+    table = collect(args.work_dir, args.set, rows, args.seeds, args.iters)
+    print(markdown(table))
+    print(json.dumps(dict(set=args.set, iters=args.iters, rows={
+        k: {m: v[m] for m in METRICS} | dict(seeds=v['seeds']) for k, v in table.items()})))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

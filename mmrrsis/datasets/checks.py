@@ -48,7 +48,8 @@ ERROR_KINDS = ('missing_file', 'unreadable_annotation', 'missing_image', 'unread
                'unknown_category')
 WARNING_KINDS = ('empty_mask', 'non_rgb_image', 'blank_line', 'empty_split',
                  'missing_image_record', 'category_mismatch', 'byte_order_mark')
-DATASET_KINDS = ('refsegrs', 'rrsisd')
+# every kind of mmrrsis.datasets.kinds: refsegrs, rrsisd, rrsishr, risbench, nwpu, jsonl
+from .kinds import DATASET_KINDS, build_dataset_of_kind  # noqa: E402
 
 
 class _Problems:
@@ -110,7 +111,8 @@ def _progress(iterable, total: int, enabled: bool, desc: str):
 
 def _check_refsegrs(root: str, splits: Sequence[str], problems: _Problems, progress: bool,
                     img_dir: str = 'images', mask_dir: str = 'masks',
-                    phrase_file: str = 'output_phrase_{}.txt') -> Dict[str, int]:
+                    phrase_file: str = 'output_phrase_{}.txt', suffix: str = '.tif',
+                    mask_threshold: int = 50) -> Dict[str, int]:
     seen: Dict[str, str] = {}
     items: List[Tuple[str, str]] = []
     per_split = {}
@@ -150,13 +152,13 @@ def _check_refsegrs(root: str, splits: Sequence[str], problems: _Problems, progr
         if per_split[split] == 0:
             problems.add('empty_split', f'{split}: {fname} has no samples')
     for where, sid in _progress(items, len(items), progress, 'checking samples'):
-        img_hw = _read_image(osp.join(root, img_dir, sid + '.tif'), problems, where)
-        mask_path = osp.join(root, mask_dir, sid + '.tif')
+        img_hw = _read_image(osp.join(root, img_dir, sid + suffix), problems, where)
+        mask_path = osp.join(root, mask_dir, sid + suffix)
         if not osp.isfile(mask_path):
             problems.add('missing_mask', f'{where}: mask not found: {mask_path}')
             continue
         try:
-            mask = load_refsegrs_mask(mask_path)
+            mask = load_refsegrs_mask(mask_path, mask_threshold)
         except (OSError, ValueError) as e:
             problems.add('unreadable_mask', f'{where}: cannot decode mask: {mask_path} ({e})')
             continue
@@ -276,22 +278,84 @@ def _check_refer(root: str, splits: Sequence[str], problems: _Problems, progress
     return per_split
 
 
+def _check_via_dataset(kind: str, root: str, splits: Sequence[str], problems: _Problems,
+                       progress: bool, **kwargs) -> Dict[str, int]:
+    """Kinds without a raw-file checker (NWPU-Refer, jsonl): build the dataset class of each
+    split (its errors name the file and line) and load every sample's image and mask as the
+    loaders do."""
+    from .transforms.loading import LoadRRSISAnnotations
+    loader = LoadRRSISAnnotations()
+    per_split, items, seen = {}, [], {}
+    for split in splits:
+        per_split[split] = 0
+        try:
+            ds = build_dataset_of_kind(kind, root, split, **kwargs)
+        except FileNotFoundError as e:
+            problems.add('missing_file', f'{split}: {e}')
+            continue
+        except Exception as e:  # noqa: BLE001  (the message names the file and the problem)
+            msg = str(e)
+            kind_ = 'empty_split' if 'no refs for split' in msg or 'no samples' in msg else \
+                'unreadable_annotation'
+            problems.add(kind_, f'{split}: {msg}')
+            continue
+        for i in range(len(ds)):
+            info = ds.get_data_info(i)
+            per_split[split] += 1
+            where = f"{split} ref {info.get('ref_id')} sent {info.get('sent_id')}"
+            key = (info.get('ref_id'), info.get('sent_id'))
+            if key in seen:
+                kind_ = 'duplicate_id' if seen[key] == split else 'duplicate_id_across_splits'
+                problems.add(kind_, f'{where}: (ref_id, sent_id) {key} already in {seen[key]}')
+            seen[key] = split
+            if not str(info.get('text', '')).strip():
+                problems.add('empty_expression', f'{where}: empty expression')
+            items.append((where, info))
+    cache: Dict[str, Optional[Tuple[int, int]]] = {}
+    for where, info in _progress(items, len(items), progress, 'checking samples'):
+        path = info['img_path']
+        if path not in cache:
+            cache[path] = _read_image(path, problems, where)
+        img_hw = cache[path]
+        if info.get('height') is None and img_hw is not None:
+            info = dict(info, height=img_hw[0], width=img_hw[1])
+        try:
+            mask = loader(dict(info))['gt_seg_map']
+        except FileNotFoundError as e:
+            problems.add('missing_mask', f'{where}: {e}')
+            continue
+        except Exception as e:  # noqa: BLE001
+            problems.add('unreadable_mask', f'{where}: {e}')
+            continue
+        if img_hw is not None and tuple(mask.shape) != tuple(img_hw):
+            problems.add('size_mismatch', f'{where}: mask {mask.shape[1]}x{mask.shape[0]} vs '
+                         f'image {img_hw[1]}x{img_hw[0]} (WxH): {path}')
+        if not mask.any() and not info.get('no_target'):
+            problems.add('empty_mask', f'{where}: mask has no foreground pixel: {path}')
+    for split, n in per_split.items():
+        if n == 0:
+            problems.add('empty_split', f'{split}: no samples')
+    return per_split
+
+
 def check_dataset(kind: str,
                   data_root: str,
                   splits: Sequence[str] = ('train', 'val', 'test'),
                   max_examples: int = 10,
                   progress: bool = False,
                   **kwargs) -> dict:
-    """Check a RefSegRS or RRSIS-D data root for every problem listed in the module docstring.
+    """Check a data root of any kind for every problem listed in the module docstring.
 
     Args:
-        kind (str): ``'refsegrs'`` or ``'rrsisd'``.
+        kind (str): One of :data:`DATASET_KINDS` (``'refsegrs'``, ``'rrsisd'``, ``'rrsishr'``,
+            ``'risbench'``, ``'nwpu'``, ``'jsonl'``).
         data_root (str): The data root, as given to the dataset class.
         splits (sequence[str]): Splits to check. Defaults to train, val and test.
         max_examples (int): Examples kept per problem kind. Defaults to 10.
         progress (bool): Show a progress bar on stderr. Defaults to False.
-        **kwargs: Layout overrides: RefSegRS ``img_dir``, ``mask_dir``, ``phrase_file``;
-            REFER ``dataset``, ``split_by``, ``img_dir``.
+        **kwargs: Layout overrides: RefSegRS / RISBench ``img_dir``, ``mask_dir``,
+            ``phrase_file``; REFER ``dataset``, ``split_by``, ``img_dir``; NWPU-Refer and
+            jsonl: their dataset class's arguments (``ann_file``, ``img_dir`` ...).
 
     Returns:
         dict: ``kind``, ``data_root``, ``splits`` (samples per split), ``num_samples``,
@@ -306,8 +370,17 @@ def check_dataset(kind: str,
         per_split = {s: 0 for s in splits}
     elif kind == 'refsegrs':
         per_split = _check_refsegrs(data_root, splits, problems, progress, **kwargs)
-    else:
+    elif kind == 'risbench':
+        kwargs = dict(dict(img_dir='img_rgb', mask_dir='mask', suffix='', mask_threshold=0),
+                      **kwargs)
+        per_split = _check_refsegrs(data_root, splits, problems, progress, **kwargs)
+    elif kind == 'rrsisd':
         per_split = _check_refer(data_root, splits, problems, progress, **kwargs)
+    elif kind == 'rrsishr':
+        kwargs = dict(dict(dataset='rrsishr', img_dir='images/rrsishr/JPEGImages'), **kwargs)
+        per_split = _check_refer(data_root, splits, problems, progress, **kwargs)
+    else:  # nwpu, jsonl
+        per_split = _check_via_dataset(kind, data_root, splits, problems, progress, **kwargs)
     errors = {k: problems.items[k] for k in ERROR_KINDS}
     warnings = {k: problems.items[k] for k in WARNING_KINDS}
     num_errors = sum(v['count'] for v in errors.values())

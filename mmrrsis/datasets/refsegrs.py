@@ -100,8 +100,10 @@ class RefSegRSDataset(BaseSegDataset):
         """Read the phrase file: one data_info per line (see the class docstring)."""
         if not osp.isfile(self.ann_file):
             raise FileNotFoundError(
-                f'RefSegRS phrase file for split {self.split!r} not found: {self.ann_file} '
-                f'(data_root={self.data_root!r} must hold images/, masks/ and '
+                f'{type(self).__name__} phrase file for split {self.split!r} not found: '
+                f'{self.ann_file} (data_root={self.data_root!r} must hold '
+                f"{osp.basename(self.data_prefix.get('img_path', ''))}/, "
+                f"{osp.basename(self.data_prefix.get('seg_map_path', ''))}/ and "
                 f'{self.phrase_file.format("{train,val,test}")})')
         img_dir = self.data_prefix.get('img_path', '')
         mask_dir = self.data_prefix.get('seg_map_path', '')

@@ -9,6 +9,9 @@ and writes them in the real on-disk formats, so that the ordinary dataset classe
 - RRSIS-D / REFER (optional, needs pycocotools): ``rrsisd/refs(unc).p``,
   ``rrsisd/instances.json`` (annotations keyed ``categories_id`` as in RRSIS-D, one compressed
   RLE per annotation) and ``images/rrsisd/JPEGImages/<5-digit id>.jpg``.
+- RISBench, NWPU-Refer (with multi- and no-target expressions) and RSRefSeg2's jsonl in
+  sub-folders (see ``formats`` of :func:`generate_synthetic_dataset`), so that every loader is
+  tested on its real format.
 
 Every sample id has its own image file, as in both real data sets: the samples of one scene
 share the picture through hard links (copies where the file system has none). As in RRSIS-D,
@@ -79,7 +82,7 @@ SYNTHETIC_VERSION = '1.0'
 META_FILE = 'meta.json'
 SAMPLES_FILE = 'samples.json'
 SPLITS = ('train', 'val', 'test')
-FORMATS = ('refsegrs', 'rrsisd')
+FORMATS = ('refsegrs', 'rrsisd', 'risbench', 'nwpu', 'jsonl')
 #: ``'standard'``: the demo set; ``'hard'``: the challenges BTDNet's abstract names (see
 #: :func:`generate_synthetic_dataset`).
 DIFFICULTIES = ('standard', 'hard')
@@ -698,8 +701,10 @@ def _eligible(t: _Obj, S: int) -> bool:
 
 
 def _make_scene(rng: np.random.Generator, size: int, samples: Tuple[int, int],
-                hard: bool = False):
-    """Draw scenes until one has a describable target; return (image, [sample dicts])."""
+                hard: bool = False, scene_objects: Optional[list] = None):
+    """Draw scenes until one has a describable target; return (image, [sample dicts]).
+    ``scene_objects`` (a list) receives the scene's visible objects."""
+    scene_objects = [] if scene_objects is None else scene_objects
     for _ in range(20):
         scene = _Scene(rng, size, hard=hard)
         scene.compose()
@@ -746,8 +751,45 @@ def _make_scene(rng: np.random.Generator, size: int, samples: Tuple[int, int],
                             area=t.area, bbox=list(t.bbox)))
             if weights.sum() == 0:
                 break
+        scene_objects.clear()
+        scene_objects.extend(scene.objects)
         return img, out
     raise RuntimeError('could not draw a scene with a describable object (image_size too small?)')
+
+
+def _nwpu_extra(rng: np.random.Generator, objects: List[_Obj]) -> List[dict]:
+    """NWPU-Refer-style extra expressions of a scene: one multi-target expression (every
+    instance of a category that occurs at least twice, e.g. "all the trees") and one
+    no-target expression (a category absent from the scene), when the scene allows them."""
+    out = []
+    cats = sorted({o.category for o in objects})
+    multi = [c for c in cats if c != 'road' and
+             sum(o.category == c and o.area >= 4 for o in objects) >= 2]
+    if multi:
+        c = multi[int(rng.integers(len(multi)))]
+        members = [o for o in objects if o.category == c and o.area >= 4]
+        noun = str(rng.choice(_NOUNS[members[0].kind]))
+        plural = noun + ('es' if noun.endswith(('s', 'sh', 'ch')) else 's')
+        out.append(dict(text=f'all the {plural}', objects=members, category=c))
+    absent = [c for c in CATEGORIES if c not in cats]
+    if absent:
+        c = absent[int(rng.integers(len(absent)))]
+        noun = str(rng.choice(_NOUNS[c if c in _NOUNS else 'car']))
+        out.append(dict(text=f'the {noun} in the image', objects=[], category=c))
+    return out
+
+
+def _mask_polygons(mask: np.ndarray) -> Optional[List[List[float]]]:
+    """Outer contours of a mask as COCO polygons (None if a part is too small to be one)."""
+    import cv2
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL,
+                                   cv2.CHAIN_APPROX_NONE)
+    polys = []
+    for c in contours:
+        if len(c) < 3:
+            return None
+        polys.append([float(v) + 0.5 for v in c.reshape(-1)])  # pixel centres
+    return polys or None
 
 
 # --------------------------------------------------------------------- writing
@@ -775,7 +817,7 @@ def _split_counts(num_images: Optional[int],
 
 
 def _owned_paths(out_dir: str) -> List[str]:
-    names = [META_FILE, SAMPLES_FILE, 'images', 'masks', 'rrsisd']
+    names = [META_FILE, SAMPLES_FILE, 'images', 'masks', 'rrsisd', 'risbench', 'nwpu', 'jsonl']
     names += [f'output_phrase_{s}.txt' for s in SPLITS]
     return [osp.join(out_dir, n) for n in names]
 
@@ -795,6 +837,56 @@ def _link_or_copy(src: str, dst: str):
         os.link(src, dst)
     except OSError:
         shutil.copyfile(src, dst)
+
+
+def _rle_dict(mask: np.ndarray, mask_utils) -> dict:
+    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    return dict(size=[int(v) for v in rle['size']], counts=rle['counts'].decode('ascii'))
+
+
+def _write_nwpu_scene(root: str, scene_idx: int, split: str, img: np.ndarray,
+                      samples: List[dict], objects: List[_Obj], rng: np.random.Generator,
+                      refs: list, images: list, anns: list, mask_utils) -> None:
+    """One scene in NWPU-Refer's layout: one image, one polygon annotation per object used,
+    one ref per (object, sentence); the scene's samples plus a multi-target and a no-target
+    expression (:func:`_nwpu_extra`)."""
+    S = img.shape[0]
+    image_id = scene_idx
+    file_name = f'{scene_idx:06d}.jpg'
+    Image.fromarray(img).save(osp.join(root, 'image', 'image', file_name), quality=95,
+                              subsampling=0)
+    images.append(dict(file_name=file_name, height=S, width=S, id=image_id))
+    ann_of: Dict[int, int] = {}
+
+    def ann_id(mask: np.ndarray, category: str) -> int:
+        key = id(mask)
+        if key not in ann_of:
+            polys = _mask_polygons(mask)
+            seg = polys if polys is not None else [_rle_dict(mask, mask_utils)]
+            aid = len(anns)
+            ys, xs = np.nonzero(mask)
+            anns.append(dict(id=aid, image_id=image_id, category_id=CATEGORIES.index(category),
+                             segmentation=seg, bbox=[int(xs.min()), int(ys.min()),
+                                                     int(xs.max() - xs.min() + 1),
+                                                     int(ys.max() - ys.min() + 1)],
+                             area=int(mask.sum())))
+            ann_of[key] = aid
+        return ann_of[key]
+
+    def add_ref(aid, category: str, text: str):
+        rid = len(refs)
+        refs.append(dict(ref_id=rid, image_id=image_id, ann_id=aid, split=split,
+                         file_name=file_name, category_id=CATEGORIES.index(category),
+                         sent_ids=[rid], sentences=[dict(raw=text, sent=text, sent_id=rid,
+                                                         tokens=text.lower().split())]))
+
+    for s in samples:
+        add_ref(ann_id(s['mask'], s['category']), s['category'], ' '.join(s['text'].split()))
+    for extra in _nwpu_extra(rng, objects):
+        if not extra['objects']:
+            add_ref(-1, extra['category'], extra['text'])
+        for o in extra['objects']:  # one ref per object, the same sentence
+            add_ref(ann_id(o.mask, o.category), o.category, extra['text'])
 
 
 def generate_synthetic_dataset(out_dir: str,
@@ -818,7 +910,15 @@ def generate_synthetic_dataset(out_dir: str,
         split_ratio (sequence): Fractions of scenes for train/val/test, or integer scene
             counts. Scenes, not samples, are split, so no picture is shared between splits.
             Defaults to (0.7, 0.1, 0.2).
-        formats (sequence[str]): Any of ``'refsegrs'`` and ``'rrsisd'``.
+        formats (sequence[str]): Any of ``'refsegrs'``, ``'rrsisd'``, ``'risbench'``
+            (``<out_dir>/risbench/``: ``img_rgb/``, ``mask/`` PNGs named like
+            ``train_<scene>_<id>.png``, phrase files), ``'nwpu'`` (``<out_dir>/nwpu/``:
+            ``new_refs(unc).p``, ``new_instances.json`` with polygon annotations,
+            ``image/image/``; besides the scene's samples, one multi-target expression
+            "all the <nouns>" per scene with a repeated category (one ref per object, same
+            sentence) and one no-target expression naming an absent category, ``ann_id=-1``)
+            and ``'jsonl'`` (``<out_dir>/jsonl/synth_{split}.jsonl`` in RSRefSeg2's schema,
+            ``file_name`` relative to ``images/``; implies ``'refsegrs'``).
             Defaults to ``('refsegrs',)``.
         samples_per_image (int | tuple[int, int]): Samples (targets) per scene, or an inclusive
             (min, max) range; fewer when a scene has fewer describable objects.
@@ -846,6 +946,8 @@ def generate_synthetic_dataset(out_dir: str,
     bad = [f for f in formats if f not in FORMATS]
     if bad or not formats:
         raise ValueError(f'unknown formats {bad or formats!r}; choose from {FORMATS}')
+    if 'jsonl' in formats and 'refsegrs' not in formats:  # jsonl points at those images
+        formats = ('refsegrs', ) + formats
     if isinstance(samples_per_image, (int, np.integer)):
         samples = (int(samples_per_image), int(samples_per_image))
     else:
@@ -860,11 +962,11 @@ def generate_synthetic_dataset(out_dir: str,
     num_images = sum(counts)
     if num_images < 1:
         raise ValueError('num_images must be >= 1')
-    if 'rrsisd' in formats:
+    if {'rrsisd', 'nwpu', 'jsonl'} & set(formats):
         try:
             from pycocotools import mask as mask_utils
         except ImportError as e:
-            raise ImportError('The RRSIS-D format needs pycocotools: '
+            raise ImportError('The RRSIS-D, NWPU-Refer and jsonl formats need pycocotools: '
                               '`pip install pycocotools`.') from e
 
     params = dict(version=SYNTHETIC_VERSION, seed=int(seed), image_size=int(image_size),
@@ -896,6 +998,15 @@ def generate_synthetic_dataset(out_dir: str,
     if 'rrsisd' in formats:
         os.makedirs(jpg_dir, exist_ok=True)
         os.makedirs(osp.join(out_dir, 'rrsisd'), exist_ok=True)
+    ris_root, nwpu_root = osp.join(out_dir, 'risbench'), osp.join(out_dir, 'nwpu')
+    if 'risbench' in formats:
+        os.makedirs(osp.join(ris_root, 'img_rgb'), exist_ok=True)
+        os.makedirs(osp.join(ris_root, 'mask'), exist_ok=True)
+    if 'nwpu' in formats:
+        os.makedirs(osp.join(nwpu_root, 'image', 'image'), exist_ok=True)
+    ris_lines: Dict[str, List[str]] = {s: [] for s in SPLITS}
+    jsonl_records: Dict[str, List[dict]] = {s: [] for s in SPLITS}
+    nwpu_refs, nwpu_images, nwpu_anns = [], [], []
 
     split_of = np.repeat(np.arange(3), counts)
     np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1, ))).shuffle(split_of)
@@ -909,9 +1020,16 @@ def generate_synthetic_dataset(out_dir: str,
         bar = tqdm(total=num_images, desc='synthetic scenes', unit='img', leave=False)
     for scene_idx in range(num_images):
         rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0, scene_idx)))
-        img, samples_ = _make_scene(rng, image_size, samples, hard=difficulty == 'hard')
+        objects: list = []
+        img, samples_ = _make_scene(rng, image_size, samples, hard=difficulty == 'hard',
+                                    scene_objects=objects)
         split = SPLITS[split_of[scene_idx]]
-        first_tif = first_jpg = None
+        first_tif = first_jpg = first_png = None
+        if 'nwpu' in formats:
+            _write_nwpu_scene(nwpu_root, scene_idx, split, img, samples_, objects,
+                              np.random.default_rng(np.random.SeedSequence(
+                                  seed, spawn_key=(2, scene_idx))),
+                              nwpu_refs, nwpu_images, nwpu_anns, mask_utils)
         for s in samples_:
             sid = sample_id
             sample_id += 1
@@ -945,6 +1063,22 @@ def generate_synthetic_dataset(out_dir: str,
                                  file_name=name, category_id=cat_id, sent_ids=[sid],
                                  sentences=[dict(tokens=text.lower().split(), raw=text,
                                                  sent_id=sid, sent=text)]))
+            if 'risbench' in formats:  # one file per triplet, VRSBench-like names
+                name = f"{'test' if split == 'test' else 'train'}_{scene_idx}_{sid}.png"
+                png = osp.join(ris_root, 'img_rgb', name)
+                if first_png is None:
+                    Image.fromarray(img).save(png)
+                    first_png = png
+                else:
+                    _link_or_copy(first_png, png)
+                Image.fromarray(mask.astype(np.uint8) * 255).save(
+                    osp.join(ris_root, 'mask', name))
+                ris_lines[split].append(f'{name} {text}')
+            if 'jsonl' in formats:
+                jsonl_records[split].append(dict(
+                    split=split, image_id=str(sid), sent=text, file_name=f'{sid}.tif',
+                    segmentation=_rle_dict(mask, mask_utils), ref_id=str(sid),
+                    sent_id=str(sid), category_name=s['category']))
             records.append(dict(id=sid, scene=scene_idx, split=split, category=s['category'],
                                 text=text, attributes=s['attributes'], area=int(s['area'])))
         if bar is not None:
@@ -957,6 +1091,24 @@ def generate_synthetic_dataset(out_dir: str,
             with open(osp.join(out_dir, f'output_phrase_{split}.txt'), 'w',
                       encoding='utf-8', newline='\n') as f:
                 f.write(''.join(line + '\n' for line in lines[split]))
+    if 'risbench' in formats:
+        for split in SPLITS:
+            with open(osp.join(ris_root, f'output_phrase_{split}.txt'), 'w', encoding='utf-8',
+                      newline='\n') as f:
+                f.write(''.join(line + '\n' for line in ris_lines[split]))
+    if 'jsonl' in formats:
+        os.makedirs(osp.join(out_dir, 'jsonl'), exist_ok=True)
+        for split in SPLITS:
+            with open(osp.join(out_dir, 'jsonl', f'synth_{split}.jsonl'), 'w',
+                      encoding='utf-8', newline='\n') as f:
+                f.write(''.join(json.dumps(r) + '\n' for r in jsonl_records[split]))
+    if 'nwpu' in formats:
+        with open(osp.join(nwpu_root, 'new_refs(unc).p'), 'wb') as f:
+            pickle.dump(nwpu_refs, f, protocol=4)
+        with open(osp.join(nwpu_root, 'new_instances.json'), 'w', encoding='utf-8') as f:
+            json.dump(dict(images=nwpu_images, annotations=nwpu_anns,
+                           categories=[dict(id=i, name=n) for i, n in enumerate(CATEGORIES)]),
+                      f, separators=(',', ':'))
     if 'rrsisd' in formats:
         with open(osp.join(out_dir, 'rrsisd', 'refs(unc).p'), 'wb') as f:
             pickle.dump(refs, f, protocol=4)

@@ -53,6 +53,38 @@ SYNTH_CATEGORY_WORDS: Dict[str, Tuple[str, ...]] = {
     'pond': ('pond', 'lake'),
 }
 
+#: RISBench's 26 classes (CroBIM; the names RSRefSeg2 lists) with the words an expression may
+#: use for them (aliases in the spirit of DiCoR's look-up: plane = aircraft, vessel = ship ...).
+RISBENCH_CATEGORY_WORDS: Dict[str, Tuple[str, ...]] = {
+    'expressway service area': ('expressway service area', 'service area'),
+    'expressway toll station': ('expressway toll station', 'toll station', 'toll gate'),
+    'ground track field': ('ground track field', 'running track field', 'running track',
+                           'track field'),
+    'basketball court': ('basketball court', ),
+    'container crane': ('container crane', 'crane'),
+    'roundabout': ('roundabout', ),
+    'windmill': ('windmill', 'wind turbine'),
+    'overpass': ('overpass', ),
+    'stadium': ('stadium', ),
+    'bridge': ('bridge', ),
+    'soccer ball field': ('soccer ball field', 'soccer field', 'football field'),
+    'baseball diamond': ('baseball diamond', 'baseball field'),
+    'train station': ('train station', 'railway station'),
+    'golf field': ('golf field', 'golf course'),
+    'airport': ('airport', ),
+    'harbor': ('harbor', 'harbour', 'dock', 'pier'),
+    'dam': ('dam', ),
+    'ship': ('ship', 'vessel', 'boat'),
+    'helipad': ('helipad', ),
+    'vehicle': ('vehicle', 'car', 'truck', 'bus', 'van'),
+    'chimney': ('chimney', 'cooling tower'),
+    'airplane': ('airplane', 'plane', 'aircraft', 'aeroplane'),
+    'helicopter': ('helicopter', ),
+    'tennis court': ('tennis court', ),
+    'storage tank': ('storage tank', 'oil tank', 'tank'),
+    'swimming pool': ('swimming pool', 'pool'),
+}
+
 _HFLIP_PAIRS = (('left', 'right'), ('leftmost', 'rightmost'), ('west', 'east'),
                 ('western', 'eastern'), ('westernmost', 'easternmost'))
 _VFLIP_PAIRS = (('top', 'bottom'), ('upper', 'lower'), ('north', 'south'),

@@ -229,3 +229,54 @@ def test_table_without_prettytable(monkeypatch):
     gt = box_mask(6, 6, 0, 3, 0, 6)
     metrics = evaluate([make_sample(gt, gt, text='a van')], categories='refsegrs')
     assert metrics['cat/van/mIoU'] == pytest.approx(100.0)
+
+
+def _with_flag(sample, no_target):
+    sample['no_target'] = no_target
+    return sample
+
+
+def test_generalized_scores_against_an_independent_computation():
+    rng = np.random.default_rng(0)
+    pairs, flags = [], []
+    for k in range(40):
+        no_target = k % 4 == 0
+        gt = np.zeros((8, 9), np.int64) if no_target else (rng.random((8, 9)) < 0.3)
+        pred = rng.random((8, 9)) < (0.0 if k % 8 == 0 else 0.25)  # some empty predictions
+        if k % 5 == 1 and not no_target:
+            pred[:] = False  # a target missed entirely
+        pairs.append((pred.astype(np.int64), np.asarray(gt, np.int64)))
+        flags.append(no_target)
+    samples = [_with_flag(make_sample(p, g), f) for (p, g), f in zip(pairs, flags)]
+    metrics = evaluate(samples)
+    # independent computation
+    inter = np.array([np.logical_and(p, g).sum() for p, g in pairs], float)
+    union = np.array([np.logical_or(p, g).sum() for p, g in pairs], float)
+    empty_pred = np.array([not p.any() for p, _ in pairs])
+    flags = np.array(flags)
+    g_iou = np.where(flags, empty_pred.astype(float),
+                     np.divide(inter, union, out=np.zeros_like(inter), where=union > 0))
+    assert metrics['gIoU'] == pytest.approx(100 * g_iou.mean(), abs=1e-9)
+    assert metrics['cIoU'] == pytest.approx(100 * inter.sum() / union.sum(), abs=1e-9)
+    assert metrics['cIoU'] == pytest.approx(metrics['oIoU'], abs=1e-9)
+    assert metrics['N-acc'] == pytest.approx(100 * empty_pred[flags].mean(), abs=1e-9)
+    assert metrics['T-acc'] == pytest.approx(100 * (~empty_pred[~flags]).mean(), abs=1e-9)
+    assert metrics['num_no_target'] == flags.sum() == 10
+    # the paper metrics keep their convention: an empty union counts 0 in mIoU
+    expected, _ = reference_numbers([(p.astype(bool), g.astype(bool)) for p, g in pairs])
+    assert metrics['mIoU'] == pytest.approx(expected['mIoU'], abs=1e-9)
+    assert metrics['gIoU'] > metrics['mIoU']  # empty-on-empty counts 1 only in gIoU
+
+
+def test_generalized_scores_only_with_no_target_data_or_on_request():
+    gt = box_mask(6, 6, 0, 3, 0, 6)
+    plain = evaluate([make_sample(gt, gt)])
+    assert 'gIoU' not in plain and 'N-acc' not in plain
+    asked = evaluate([make_sample(gt, gt)], generalized=True)
+    assert asked['gIoU'] == pytest.approx(100.0) and asked['T-acc'] == pytest.approx(100.0)
+    assert 'N-acc' not in asked  # no no-target sample to score
+    off = evaluate([_with_flag(make_sample(gt * 0, gt * 0), True)], generalized=False)
+    assert 'gIoU' not in off
+    auto = evaluate([_with_flag(make_sample(gt * 0, gt * 0), True), make_sample(gt, gt)])
+    assert auto['N-acc'] == pytest.approx(100.0) and auto['gIoU'] == pytest.approx(100.0)
+    assert auto['mIoU'] == pytest.approx(50.0)

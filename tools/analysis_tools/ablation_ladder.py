@@ -27,6 +27,7 @@ import numpy as np
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 BT = 'configs/btdnet/'
 _TINY = 'swin-tiny_minilm_1xb16-2k_synth-128x128.py'
+_R18 = 'r18-coord_minilm-frozen_1xb16-1.5k_synth-128x128.py'
 #: name -> (config, --cfg-options); the BTDNet ladder of configs/btdnet/README.md.
 LADDERS: Dict[str, List[Tuple[str, str, List[str]]]] = {
     'btdnet': [
@@ -40,6 +41,20 @@ LADDERS: Dict[str, List[Tuple[str, str, List[str]]]] = {
         ('3s +D-MOLS single_pass (old)', f'{BT}btdnet-dmols-singlepass_{_TINY}', []),
         ('FIANet', f'configs/fianet/fianet_{_TINY}', []),
         ('LGCE', f'configs/lgce/lgce_{_TINY}', []),
+    ],
+    # the same ladder on the demo recipe (ResNet-18 + late-fusion neck, frozen cached MiniLM)
+    'btdnet-neck': [
+        ('0 LAVT (PWAM neck + LAVT head)', f'{BT}btdnet-neck-abl0-lavt_{_R18}', []),
+        ('1 +BSC (multi_dilation)', f'{BT}btdnet-neck-abl1-bsc_{_R18}', []),
+        ('1u +BSC (unfold_multi)', f'{BT}btdnet-neck-abl1u-bsc-unfold_{_R18}', []),
+        ('0b PWAM neck + T-BTD (the demo model)',
+         'configs/lavt/fusionneck-tbtd_r18-coord_minilm-frozen_1xb16-1.5k_synth-128x128.py', []),
+        ('2 +BSC+T-BTD (text bg query)', f'{BT}btdnet-neck-abl2-bsc-tbtd_{_R18}', []),
+        ('2l +BSC+T-BTD (learned bg query)', f'{BT}btdnet-neck-abl2l-bsc-tbtd-learnedbg_{_R18}',
+         []),
+        ('3f +D-MOLS side_branch, feature', f'{BT}btdnet-neck_{_R18}', []),
+        ('3t +D-MOLS side_branch, token', f'{BT}btdnet-neck-dmols-token_{_R18}', []),
+        ('3s +D-MOLS single_pass (old)', f'{BT}btdnet-neck-dmols-singlepass_{_R18}', []),
     ],
 }
 METRICS = ('oIoU', 'mIoU', 'Pr@0.5', 'Pr@0.6', 'Pr@0.7', 'Pr@0.8', 'Pr@0.9',
@@ -61,9 +76,10 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def run_dir(work_dir: str, set_name: str, row: str, seed: int, iters: int) -> str:
+def run_dir(work_dir: str, set_name: str, row: str, seed: int, iters: int,
+            ladder: str = 'btdnet') -> str:
     slug = row.split(' ')[0]
-    return osp.join(work_dir, set_name, f'{slug}_it{iters}_seed{seed}')
+    return osp.join(work_dir, ladder, set_name, f'{slug}_it{iters}_seed{seed}')
 
 
 def run_one(config: str, options: List[str], seed: int, iters: int, data_root: str,
@@ -81,12 +97,13 @@ def run_one(config: str, options: List[str], seed: int, iters: int, data_root: s
     return rc == 0
 
 
-def collect(work_dir: str, set_name: str, rows, seeds, iters) -> Dict[str, dict]:
+def collect(work_dir: str, set_name: str, rows, seeds, iters,
+            ladder: str = 'btdnet') -> Dict[str, dict]:
     table = {}
     for name, _, _ in rows:
         found = []
         for seed in seeds:
-            f = osp.join(run_dir(work_dir, set_name, name, seed, iters), 'metrics.json')
+            f = osp.join(run_dir(work_dir, set_name, name, seed, iters, ladder), 'metrics.json')
             if osp.isfile(f):
                 with open(f) as fh:
                     found.append(json.load(fh))
@@ -122,12 +139,12 @@ def main(argv=None) -> int:
     if not args.table_only:
         for seed in args.seeds:  # seed-major: every row gets its first seed early
             for name, config, options in rows:
-                out = run_dir(args.work_dir, args.set, name, seed, args.iters)
+                out = run_dir(args.work_dir, args.set, name, seed, args.iters, args.rows)
                 if osp.isfile(osp.join(out, 'metrics.json')):
                     continue
                 print(f'[ladder] {args.set} | {name} | seed {seed} | {args.iters} it', flush=True)
                 run_one(config, options, seed, args.iters, data_root, args.set, out)
-    table = collect(args.work_dir, args.set, rows, args.seeds, args.iters)
+    table = collect(args.work_dir, args.set, rows, args.seeds, args.iters, args.rows)
     print(markdown(table))
     print(json.dumps(dict(set=args.set, iters=args.iters, rows={
         k: {m: v[m] for m in METRICS} | dict(seeds=v['seeds']) for k, v in table.items()})))

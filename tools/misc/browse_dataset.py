@@ -1,5 +1,5 @@
 # Copyright (c) mmrrsis contributors. All rights reserved.
-"""Write pictures of RefSegRS / RRSIS-D samples: image, translucent mask and expression.
+"""Write pictures of RRSIS samples (any data set kind): image, translucent mask, expression.
 
 Example::
 
@@ -13,16 +13,14 @@ import sys
 import numpy as np
 from PIL import Image
 
-from mmrrsis.datasets import RefSegRSDataset, RRSISDDataset
-from mmrrsis.datasets.transforms import decode_refer_segmentation, load_refsegrs_mask
+from mmrrsis.datasets.kinds import DATASET_KINDS, build_dataset_of_kind
+from mmrrsis.datasets.transforms import LoadRRSISAnnotations
 from mmrrsis.visualization import draw_referring_overlay
-
-DATASETS = {'refsegrs': RefSegRSDataset, 'rrsisd': RRSISDDataset}
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Draw samples of an RRSIS data set.')
-    parser.add_argument('kind', choices=sorted(DATASETS), help='data set format')
+    parser.add_argument('kind', choices=DATASET_KINDS, help='data set format')
     parser.add_argument('data_root', help='data root (as given to the dataset class)')
     parser.add_argument('--split', default='val')
     parser.add_argument('--out-dir', required=True, help='where the PNGs go')
@@ -35,21 +33,20 @@ def parse_args(argv=None):
 
 
 def load_sample(info: dict):
-    """RGB image (H, W, 3) and {0, 1} mask (H, W) of one data_info."""
+    """RGB image (H, W, 3) and {0, 1} mask (H, W) of one data_info, decoded as the loaders do
+    (a no-target sample gives an empty mask)."""
     with Image.open(info['img_path']) as im:
         img = np.asarray(im.convert('RGB'))
-    if info.get('seg_map_path'):
-        mask = load_refsegrs_mask(info['seg_map_path'])
-    else:
-        mask = decode_refer_segmentation(info['segmentation'], info.get('height'),
-                                         info.get('width'))
+    info = dict(info)
+    if info.get('height') is None:
+        info['height'], info['width'] = img.shape[:2]
+    mask = LoadRRSISAnnotations()(info)['gt_seg_map']
     return img, mask
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    dataset = DATASETS[args.kind](data_root=args.data_root, split=args.split, pipeline=[],
-                                  test_mode=True)
+    dataset = build_dataset_of_kind(args.kind, args.data_root, args.split)
     stop = len(dataset) if args.num <= 0 else min(len(dataset), args.start + args.num)
     os.makedirs(args.out_dir, exist_ok=True)
     written = 0
@@ -63,7 +60,8 @@ def main(argv=None) -> int:
         canvas = draw_referring_overlay(img, mask, info['text'],
                                         extra_text=f'{args.split} #{idx} id {info["sent_id"]}'
                                         + (f' ({info["category"]})' if info.get('category')
-                                           else ''),
+                                           else '')
+                                        + (' [no target]' if info.get('no_target') else ''),
                                         min_width=args.min_width)
         out = osp.join(args.out_dir, f'{args.split}_{idx:05d}_{info["sent_id"]}.png')
         Image.fromarray(canvas).save(out)

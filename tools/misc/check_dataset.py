@@ -1,5 +1,6 @@
 # Copyright (c) mmrrsis contributors. All rights reserved.
-"""Check a RefSegRS or RRSIS-D data root for missing, unreadable or inconsistent samples.
+"""Check an RRSIS data root (refsegrs, rrsisd, rrsishr, risbench, nwpu, jsonl) for missing,
+unreadable or inconsistent samples.
 
 Goes through the whole set and prints every problem kind with its count and the first examples
 (see ``mmrrsis/datasets/checks.py`` for the kinds). Exits with 1 when errors were found
@@ -9,6 +10,9 @@ Example::
 
     python tools/misc/check_dataset.py refsegrs data/RefSegRS --out report.json
     python tools/misc/check_dataset.py rrsisd data/refer_data --splits val test
+    python tools/misc/check_dataset.py risbench data/RISBench
+    python tools/misc/check_dataset.py nwpu data/NWPU-Refer
+    python tools/misc/check_dataset.py jsonl data/jsonl/refsegrs   # <name>_<split>.jsonl files
 """
 import argparse
 import json
@@ -26,14 +30,19 @@ def parse_args(argv=None):
                         help='examples listed per problem kind')
     parser.add_argument('--out', help='write the full report as JSON here')
     parser.add_argument('--strict', action='store_true', help='warnings count as errors too')
+    parser.add_argument('--img-dir', default=None,
+                        help="image folder relative to data_root (default: the kind's own; "
+                        'jsonl: the folder file_name is relative to)')
     parser.add_argument('--no-progress', action='store_true', help='hide the progress bar')
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    kwargs = {} if args.img_dir is None else dict(img_dir=args.img_dir)
     report = check_dataset(args.kind, args.data_root, args.splits,
-                           max_examples=args.max_examples, progress=not args.no_progress)
+                           max_examples=args.max_examples, progress=not args.no_progress,
+                           **kwargs)
     print(format_report(report))
     if args.out:
         with open(args.out, 'w', encoding='utf-8') as f:

@@ -7,7 +7,7 @@ from mmseg.registry import TRANSFORMS
 #: PackSegInputs' default meta keys plus the referring keys of the data contract.
 RRSIS_META_KEYS = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape', 'pad_shape',
                    'scale_factor', 'flip', 'flip_direction', 'reduce_zero_label', 'text',
-                   'category', 'ref_id', 'sent_id', 'orig_text')
+                   'category', 'ref_id', 'sent_id', 'orig_text', 'no_target', 'num_targets')
 
 
 @TRANSFORMS.register_module()

@@ -302,7 +302,10 @@ class LoadRRSISAnnotations(BaseTransform):
     """Load the referred object's mask into ``results['gt_seg_map']``.
 
     The mask source is ``seg_map_path`` (RefSegRS: pixel > ``fg_threshold`` is foreground, as
-    the reference loaders do) or ``segmentation`` (REFER: polygons or RLE, union of the parts).
+    the reference loaders do; a ``mask_threshold`` in the data info overrides it, e.g.
+    RISBench's 0), ``segmentation`` (REFER: polygons or RLE, union of the parts) or
+    ``segmentations`` (one segmentation per referred object, union; an empty list is a
+    no-target expression and gives an all-zero mask: NWPU-Refer).
     The result is (H, W) uint8 {0, 1} at the image's original size.
 
     A mask whose size differs from the loaded image is an error by default
@@ -327,7 +330,11 @@ class LoadRRSISAnnotations(BaseTransform):
     def transform(self, results: dict) -> dict:
         if results.get('seg_map_path') is not None:
             source = results['seg_map_path']
-            mask = load_refsegrs_mask(source, self.fg_threshold)
+            # a dataset may fix its own rule (RISBench: any non-zero pixel is foreground)
+            mask = load_refsegrs_mask(source, results.get('mask_threshold', self.fg_threshold))
+        elif results.get('segmentations') is not None:  # several objects, or none
+            mask = self._union_of_targets(results)
+            source = f"{results.get('img_path')} (ref {results.get('ref_id')})"
         elif results.get('segmentation') is not None:
             source = f"{results.get('img_path')} (ref {results.get('ref_id')}"
             if results.get('ann_id') is not None:
@@ -360,6 +367,37 @@ class LoadRRSISAnnotations(BaseTransform):
         if 'gt_seg_map' not in results['seg_fields']:
             results['seg_fields'].append('gt_seg_map')
         return results
+
+    @staticmethod
+    def _union_of_targets(results: dict) -> np.ndarray:
+        """Union of the masks of every referred object (``segmentations``: one REFER
+        segmentation per object); an empty list is a no-target expression: an all-zero mask
+        of the image size."""
+        h, w = results.get('height'), results.get('width')
+        if (h is None or w is None) and results.get('ori_shape') is not None:
+            h, w = results['ori_shape'][:2]
+        if (h is None or w is None) and results.get('img') is not None:
+            h, w = results['img'].shape[:2]
+        parts = results['segmentations']
+        if not parts:
+            if h is None or w is None:
+                raise ValueError(f"no-target sample of {results.get('img_path')} (ref "
+                                 f"{results.get('ref_id')}): the mask size is unknown; load "
+                                 'the image first')
+            return np.zeros((int(h), int(w)), np.uint8)
+        masks = []
+        for k, seg in enumerate(parts):
+            try:
+                masks.append(decode_refer_segmentation(seg, h, w))
+            except Exception as e:
+                raise ValueError(f"Cannot decode target {k} of {results.get('img_path')} (ref "
+                                 f"{results.get('ref_id')}, annotation "
+                                 f"{(results.get('ann_ids') or ['?'] * (k + 1))[k]}): {e}") from e
+        if len({m.shape for m in masks}) > 1:
+            raise ValueError(f"the targets of {results.get('img_path')} (ref "
+                             f"{results.get('ref_id')}) have different sizes "
+                             f'{sorted({m.shape for m in masks})}')
+        return np.bitwise_or.reduce(np.stack(masks), axis=0).astype(np.uint8)
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(fg_threshold={self.fg_threshold}, '

@@ -11,14 +11,21 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 from mmseg.registry import METRICS
 
-from mmrrsis.utils.text import (REFSEGRS_CATEGORIES, RRSISD_CATEGORIES, SYNTH_CATEGORY_WORDS,
-                                match_category, normalize_category)
+from mmrrsis.utils.text import (
+    REFSEGRS_CATEGORIES,
+    RISBENCH_CATEGORY_WORDS,
+    RRSISD_CATEGORIES,
+    SYNTH_CATEGORY_WORDS,
+    match_category,
+    normalize_category,
+)
 
 #: Category presets accepted by ``RRSISMetric(categories=...)``.
 CATEGORY_PRESETS: Dict[str, Union[Tuple[str, ...], Dict[str, Tuple[str, ...]]]] = {
     'refsegrs': tuple(REFSEGRS_CATEGORIES),
     'rrsisd': tuple(RRSISD_CATEGORIES.values()),
     'synth': SYNTH_CATEGORY_WORDS,  # with the synonyms the generator uses ("lake" = pond)
+    'risbench': RISBENCH_CATEGORY_WORDS,  # 26 classes, DiCoR's aliases
 }
 
 SIZE_BUCKETS = ('small', 'medium', 'large')
@@ -86,6 +93,16 @@ class RRSISMetric(BaseMetric):
         output_file (str, optional): If given, write one JSON line per sample (``img_path``,
             ``ref_id``, ``sent_id``, ``text``, ``category``, ``size``, ``I``, ``U``, ``iou``)
             to this file in :meth:`compute_metrics`. Defaults to None.
+        generalized (bool, optional): Also report the generalized-referring scores of GRES
+            (Liu et al., CVPR 2023) as ``gIoU``, ``cIoU``, ``N-acc``, ``T-acc`` (percent):
+            ``gIoU`` is the mean per-sample IoU where an empty prediction on a no-target sample
+            counts 1 and any foreground on it 0; ``cIoU`` = sum I / sum U over all samples
+            (= ``oIoU``); ``N-acc`` the share of no-target samples predicted empty; ``T-acc``
+            the share of target samples predicted non-empty. A sample is no-target when its
+            metainfo says so (``no_target``, NWPU-Refer) or, without that key, when its ground
+            truth is empty. None (default) reports them only when the data has at least one
+            no-target sample. The paper metrics keep their convention (an empty union counts
+            0 in ``mIoU``).
         output_dir (str, optional): If given, save every predicted mask as a PNG (0/255,
             ``<output_dir>/masks/<ref_id>_<sent_id>.png``, a ``_<k>`` suffix for a repeated
             pair) while processing, add its path as ``mask_file`` to the per-sample records,
@@ -105,6 +122,7 @@ class RRSISMetric(BaseMetric):
                  per_size: bool = True,
                  output_file: Optional[str] = None,
                  output_dir: Optional[str] = None,
+                 generalized: Optional[bool] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
                  **kwargs) -> None:
@@ -134,6 +152,7 @@ class RRSISMetric(BaseMetric):
         self.per_category = per_category
         self.per_size = per_size
         self.output_dir = output_dir
+        self.generalized = generalized
         if output_dir is not None and output_file is None:
             output_file = osp.join(output_dir, 'results.jsonl')
         self.output_file = output_file
@@ -194,7 +213,9 @@ class RRSISMetric(BaseMetric):
             union = int((pred | gt).sum().item())
             gt_area = int(gt.sum().item())
             category, source = self._category(data_sample)
-            extra = {}
+            flag = data_sample.get('no_target')
+            extra = dict(no_target=bool(flag) if flag is not None else gt_area == 0,
+                         pred_empty=not bool(pred.any()))
             if self.output_dir is not None:
                 extra['mask_file'] = self._save_mask(pred, data_sample)
             self.results.append(
@@ -276,10 +297,34 @@ class RRSISMetric(BaseMetric):
                 for field in ('count', 'mIoU', 'oIoU'):
                     metrics[f'size/{name}/{field}'] = summary[field]
 
+        no_target = [r for r in results if r.get('no_target')]
+        if self.generalized or (self.generalized is None and no_target):
+            metrics.update(self.generalized_scores(results))
         self._log_table(table_rows, results)
         if self.output_file is not None:
             self._dump(results)
         return metrics
+
+    @staticmethod
+    def generalized_scores(results: List[dict]) -> Dict[str, float]:
+        """GRES scores (percent): ``gIoU``, ``cIoU``, ``N-acc``, ``T-acc`` and the counts
+        ``num_no_target`` / ``num_target`` (see the ``generalized`` argument)."""
+        if not results:
+            return {}
+        nt = [r for r in results if r['no_target']]
+        tg = [r for r in results if not r['no_target']]
+        per_sample = [(1.0 if r['pred_empty'] else 0.0) if r['no_target'] else r['iou']
+                      for r in results]
+        inter = sum(r['I'] for r in results)
+        union = sum(r['U'] for r in results)
+        out = {'gIoU': 100.0 * float(np.mean(per_sample)),
+               'cIoU': 100.0 * inter / union if union > 0 else 0.0,
+               'num_no_target': len(nt), 'num_target': len(tg)}
+        if nt:
+            out['N-acc'] = 100.0 * sum(r['pred_empty'] for r in nt) / len(nt)
+        if tg:
+            out['T-acc'] = 100.0 * sum(not r['pred_empty'] for r in tg) / len(tg)
+        return out
 
     def _category_order(self, results: List[dict]) -> List[str]:
         found = {r['category'] for r in results if r['category'] is not None}
@@ -336,7 +381,9 @@ class RRSISMetric(BaseMetric):
         os.makedirs(out_dir, exist_ok=True)
         with open(self.output_file, 'w', encoding='utf-8') as f:
             for r in results:
-                f.write(json.dumps({k: r[k] for k in keys}, ensure_ascii=False) + '\n')
+                rec = {k: r[k] for k in keys}
+                rec.update({k: r[k] for k in ('no_target', 'mask_file') if k in r})
+                f.write(json.dumps(rec, ensure_ascii=False) + '\n')
         print_log(f'Per-sample RRSIS results written to {self.output_file}', logger='current')
 
 

@@ -16,6 +16,7 @@ from torch import Tensor
 
 from mmseg.registry import MODELS
 from .language_gate import LanguageGate
+from .position_encoding import coordinate_features
 from .pwam import PWAM
 from .text_mask import normalize_text_mask
 
@@ -78,6 +79,8 @@ class BidirectionalSpatialCorrelation(BaseModule):
         visual_gate (bool): Build the visual language gate (False where ``X'`` feeds nothing,
             e.g. the last Swin stage). Defaults to True.
         text_norm (bool): LayerNorm on the updated text ``L'``. Defaults to False.
+        coord_feats (bool): Give PWAM's visual projection the normalised pixel coordinates
+            (``PWAM(coord_feats=True)``, an mmrrsis switch). Defaults to False.
         dropout (float): Dropout inside PWAM. Defaults to 0.
         init_cfg (dict | list[dict], optional): Initialization config. Defaults to None.
     """
@@ -94,6 +97,7 @@ class BidirectionalSpatialCorrelation(BaseModule):
                  share_correlation: bool = True,
                  visual_gate: bool = True,
                  text_norm: bool = False,
+                 coord_feats: bool = False,
                  dropout: float = 0.0,
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -113,7 +117,7 @@ class BidirectionalSpatialCorrelation(BaseModule):
             nn.Conv2d(channels, channels, 3, padding=d, dilation=d, groups=channels)
             for d in dilations[spatial_context])
         self.pwam = PWAM(channels, text_channels=text_channels, num_heads=num_heads,
-                         dropout=dropout)
+                         dropout=dropout, coord_feats=coord_feats)
         self.gate = LanguageGate(channels) if visual_gate else None
         self.unfold = spatial_context == 'unfold_multi'
         if self.unfold:
@@ -196,7 +200,7 @@ class BidirectionalSpatialCorrelation(BaseModule):
         attn = sum(w * F.softmax(sila.logits(q, key, mask), dim=-1)
                    for w, q in zip(weights, self.neighbourhood_queries(x, hw_shape)))
         lang = sila.aggregate(attn, value)  # (B, C_v', N)
-        vis = pwam.vis_project(x.transpose(1, 2))  # (B, C_v', N)
+        vis = pwam.vis_project(self._vis_input(x, hw_shape))  # (B, C_v', N)
         fused = pwam.project_mm(vis * lang).transpose(1, 2)  # (B, N, C)
         x_new = self.gate(fused, identity=x) if self.gate is not None else x + fused
         if self.bidirectional:
@@ -212,6 +216,14 @@ class BidirectionalSpatialCorrelation(BaseModule):
             words = torch.matmul(probs, value_v).transpose(1, 2).reshape(B, -1, C)  # (B, L, C)
             text_feats = self._update_text(text_feats, mask, words)
         return x_new, fused, text_feats
+
+    def _vis_input(self, x: Tensor, hw_shape: Tuple[int, int]) -> Tensor:
+        """(B, N, C) tokens -> (B, C [+2], N), with the pixel coordinates if enabled."""
+        x_cf = x.transpose(1, 2)
+        if not self.pwam.coord_feats:
+            return x_cf
+        coords = coordinate_features(*hw_shape, device=x.device, dtype=x.dtype)  # (1, 2, N)
+        return torch.cat([x_cf, coords.expand(x.shape[0], -1, -1)], dim=1)
 
     def _update_text(self, text_feats: Tensor, mask: Tensor, words: Tensor) -> Tensor:
         """``L' = L + m * TextGate(W_up words)`` (optional LayerNorm), padding untouched."""
@@ -266,7 +278,7 @@ class BidirectionalSpatialCorrelation(BaseModule):
             return self._unfold_multi_forward(x, hw_shape, text_feats, text_mask)
         pwam = self.pwam
         vs = self.spatial_tokens(x, hw_shape)  # (B, N, C)
-        vis = pwam.vis_project(x.transpose(1, 2))  # (B, C, N)
+        vis = pwam.vis_project(self._vis_input(x, hw_shape))  # (B, C, N)
         lang, logits = pwam.image_lang_att(
             vs, text_feats, text_mask, return_logits=True)  # (B, N, C), (B, h, N, L)
         fused = pwam.project_mm(vis * lang.transpose(1, 2)).transpose(1, 2)  # (B, N, C)

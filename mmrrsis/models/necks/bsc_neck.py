@@ -40,6 +40,8 @@ class BSCNeck(BaseModule):
                  out_type: str = 'residual',
                  bidirectional: Union[bool, Sequence[bool]] = True,
                  bsc_cfg: Optional[dict] = None,
+                 num_heads: Optional[Sequence[int]] = None,
+                 coord_feats: bool = False,
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         in_index = list(range(len(in_channels))) if in_index is None else list(in_index)
@@ -54,11 +56,18 @@ class BSCNeck(BaseModule):
         self.in_index = in_index
         self.out_type = out_type
         bsc_cfg = dict(bsc_cfg or {})
+        if num_heads is not None:
+            if len(num_heads) != len(in_channels):
+                raise ValueError(f'num_heads {num_heads} needs one value per level '
+                                 f'({len(in_channels)})')
+            bsc_cfg.pop('num_heads', None)
+        heads = list(num_heads) if num_heads is not None else [bsc_cfg.pop('num_heads', 1)] * len(
+            in_channels)
         self.bscs = nn.ModuleList(
             BidirectionalSpatialCorrelation(
-                channels=c, text_channels=text_dim, bidirectional=bidi,
-                visual_gate=out_type == 'residual', **bsc_cfg)
-            for c, bidi in zip(in_channels, bidirectional))
+                channels=c, text_channels=text_dim, bidirectional=bidi, num_heads=h,
+                visual_gate=out_type == 'residual', coord_feats=coord_feats, **bsc_cfg)
+            for c, bidi, h in zip(in_channels, bidirectional, heads))
 
     def init_weights(self) -> None:
         super().init_weights()

@@ -11,8 +11,16 @@ import torch
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from mmrrsis.utils.text import (REFSEGRS_CATEGORIES, RRSISD_CATEGORIES, SYNTH_CATEGORY_WORDS,
-                                find_category_spans, find_spatial_spans, spans_to_token_mask)
+from mmrrsis.utils.text import (
+    REFSEGRS_CATEGORIES,
+    RISBENCH_CATEGORY_WORDS,
+    RRSISD_CATEGORIES,
+    SYNTH_CATEGORY_WORDS,
+    find_category_spans,
+    find_spatial_spans,
+    spans_to_token_mask,
+)
+
 from .hf_text_encoder import HFTextEncoder
 
 #: Named category vocabularies for ``object_categories``.
@@ -20,6 +28,7 @@ CATEGORY_VOCABULARIES = {
     'rrsisd': tuple(RRSISD_CATEGORIES.values()),
     'refsegrs': REFSEGRS_CATEGORIES,
     'synth': tuple(w for ws in SYNTH_CATEGORY_WORDS.values() for w in ws),  # with synonyms
+    'risbench': tuple(w for ws in RISBENCH_CATEGORY_WORDS.values() for w in ws),
 }
 
 
@@ -64,7 +73,8 @@ class DecoupledTextEncoder(HFTextEncoder):
     all zero and every consumer masks with it.
 
     Args:
-        object_categories (str | Sequence[str]): ``'rrsisd'``, ``'refsegrs'``, ``'synth'`` or
+        object_categories (str | Sequence[str]): ``'rrsisd'``, ``'refsegrs'``, ``'synth'``,
+            ``'risbench'`` or
             a list of category names. Defaults to ``'rrsisd'``.
         **kwargs: Arguments of :class:`HFTextEncoder` (``name_or_path``, ``max_tokens`` ...).
     """

@@ -338,7 +338,7 @@ class _Scene:
     def add_vehicle(self, on_road_p: float = 0.75, around=None):
         rng = self.rng
         truck = rng.random() < 0.3
-        scale = 0.7 if self.hard else 1.0  # hard set: smaller vehicles
+        scale = 0.8 if self.hard else 1.0  # hard set: smaller vehicles
         length = self.px(scale * (0.1 if truck else 0.06), 6 if truck else 4)
         width = self.px(scale * (0.042 if truck else 0.032), 3 if truck else 2)
         colour = str(rng.choice(list(_VEHICLE_COLOURS)))
@@ -515,15 +515,15 @@ class _Scene:
             self.img[win][mask] = col[mask]
 
     def degrade(self):
-        """Blurred, low-contrast edges (hard set): two 3x3 box blurs and a contrast cut
+        """Blurred, low-contrast edges (hard set): a 3x3 box blur and a contrast cut
         towards the image mean; masks are unchanged."""
         img = self.img
-        for _ in range(2):
+        for _ in range(1):
             pad = np.pad(img, ((1, 1), (1, 1), (0, 0)), mode='edge')
             img = sum(pad[dy:dy + self.S, dx:dx + self.S] for dy in range(3)
                       for dx in range(3)) / 9.0
         mean = img.mean(axis=(0, 1), keepdims=True)
-        self.img = (mean + 0.6 * (img - mean)).astype(np.float32)
+        self.img = (mean + 0.75 * (img - mean)).astype(np.float32)
 
     # ----------------------------------------------------------------- composition
     def compose(self):
@@ -533,11 +533,11 @@ class _Scene:
         counts = {c: int(rng.integers(lo, hi + 1)) for c, (lo, hi) in
                   ((c, _FOCUS_COUNTS[c] if c in focus else _OTHER_COUNTS[c]) for c in cats)}
         if self.hard:  # more small objects, clutter painted first (objects cover it)
-            counts['vehicle'] += int(rng.integers(2, 5))
+            counts['vehicle'] += int(rng.integers(1, 4))
             counts['tree'] += int(rng.integers(0, 3))
         self.add_roads(int(rng.choice(3, p=[0.15, 0.55, 0.3])))
         if self.hard:
-            self.add_clutter(int(rng.integers(4, 9)))
+            self.add_clutter(int(rng.integers(3, 7)))
         for _ in range(counts['field']):
             self.add_field()
         for _ in range(counts['pond']):
@@ -928,9 +928,9 @@ def generate_synthetic_dataset(out_dir: str,
             arguments is reused and anything else there raises ``FileExistsError``.
         progress (bool): Show a progress bar on stderr. Defaults to True.
         difficulty (str): ``'standard'`` (the demo set) or ``'hard'`` (``synth-hard``: the
-            challenges named in BTDNet's abstract): smaller vehicles (0.7x) and more of them,
+            challenges named in BTDNet's abstract): smaller vehicles (0.8x) and more of them,
             many under 1 % of the image; clustered same-category vehicles (a parking area);
-            two 3x3 box blurs and 0.6x contrast (blurred, low-contrast edges); unlabelled
+            a 3x3 box blur and 0.75x contrast (blurred, low-contrast edges); unlabelled
             clutter patches in object colours and textures (ambiguous background); and
             longer expressions: one or two more true attributes (position, colour, a second
             relation joined by "and") after the singling-out combination. Ordinals and

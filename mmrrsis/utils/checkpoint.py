@@ -36,14 +36,20 @@ def _numpy_globals() -> List[object]:
     return out
 
 
+#: HistoryBuffer's built-in statistics (registered on the first instance, so a fresh process
+#: that loads a checkpoint before making one does not know them yet).
+_HISTORY_BUFFER_METHODS = frozenset(('min', 'max', 'current', 'mean'))
+
+
 def _history_buffer_getattr(obj, name: str):
     """Stands in for ``getattr`` when unpickling: only the statistics methods a pickled
     ``HistoryBuffer`` refers to by name (``getattr(HistoryBuffer, 'mean')``) are resolved;
     any other attribute lookup is refused (a general ``getattr`` would open the object graph
     of every allowed class)."""
     from mmengine.logging.history_buffer import HistoryBuffer
+    allowed = _HISTORY_BUFFER_METHODS | set(HistoryBuffer._statistics_methods)
     if isinstance(obj, type) and issubclass(obj, HistoryBuffer) and isinstance(name, str) \
-            and name in HistoryBuffer._statistics_methods:
+            and name in allowed:
         return getattr(obj, name)
     raise pickle.UnpicklingError(f'refused getattr({obj!r}, {name!r}) in a checkpoint: only '
                                  'HistoryBuffer statistics methods are allowed')
@@ -95,12 +101,12 @@ def trusted(enabled: bool = True) -> Iterator[None]:
 def refused_checkpoint_message(path: str, error: BaseException) -> str:
     """A one-paragraph explanation of a refused checkpoint, naming the refused global."""
     text = str(error)
-    refused = None
-    for line in text.splitlines():
-        if 'Unsupported global' in line or 'GLOBAL' in line:
-            refused = line.strip()
-            break
-    what = refused or text.splitlines()[0] if text else type(error).__name__
+    what = text.strip().splitlines()[0] if text.strip() else type(error).__name__
+    if 'WeightsUnpickler error:' in text:
+        what = text.split('WeightsUnpickler error:', 1)[1]
+        what = what.split('Check the documentation', 1)[0]
+        what = what.split('Please use `torch.serialization', 1)[0]
+        what = ' '.join(what.split())
     return (f'refused to load the checkpoint {path}: it holds an object outside the safe '
             f'allowlist of mmrrsis.utils.checkpoint ({what}). Load it {TRUST_HINT}.')
 

@@ -3,6 +3,7 @@
 load path (the payload only creates a marker file, which must stay absent), while our own,
 official-layout and converted checkpoints load without the opt-in."""
 import argparse
+import os
 import builtins
 import os.path as osp
 
@@ -103,3 +104,35 @@ def test_the_opt_in_runs_the_full_unpickler(setup):
     with pytest.raises(RuntimeError):  # the context manager restored the safe default
         load_checkpoint_file(path3)
     assert not osp.exists(marker3)
+
+
+class _GetattrPayload:
+    """A pickle that looks up an arbitrary attribute through ``getattr``."""
+
+    def __reduce__(self):
+        return getattr, (HistoryBuffer, '__init__')
+
+
+def test_getattr_is_limited_to_history_buffer_statistics(tmp_path):
+    path = str(tmp_path / 'getattr.pth')
+    torch.save(dict(x=_GetattrPayload()), path)
+    with pytest.raises(RuntimeError, match="refused getattr.*'__init__'"):
+        load_checkpoint_file(path)
+
+
+def test_a_fresh_process_loads_history_buffers(tmp_path):
+    """HistoryBuffer registers its statistics on the first instance: a process that loads a
+    checkpoint before making one must still admit them."""
+    import subprocess
+    import sys
+    buf = HistoryBuffer()
+    buf.update(1.0)
+    path = str(tmp_path / 'hub.pth')
+    torch.save(dict(message_hub=dict(log_scalars={'loss': buf})), path)
+    code = ('import mmrrsis; from mmrrsis.utils.checkpoint import load_checkpoint_file; '
+            f"print(load_checkpoint_file({path!r})['message_hub']['log_scalars']['loss'].mean())")
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                         timeout=120, env={k: v for k, v in os.environ.items()
+                                           if k != TRUST_ENV})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().endswith('1.0')

@@ -126,3 +126,14 @@ def test_cli_writes_a_loadable_file(tmp_path):
     assert _tool().main([str(src), str(dst), '--strict']) == 0
     state = torch.load(dst, map_location='cpu', weights_only=True)['state_dict']
     assert 'neck.blocks.1.cross_attn.f_key.0.weight' in state
+
+
+def test_command_line_is_fianet_own(capsys):
+    import pytest
+    tool = _tool()
+    with pytest.raises(SystemExit):
+        tool.parse_args(['--help'])
+    help_text = capsys.readouterr().out
+    assert 'FIANet' in help_text and 'LAVT-RIS' not in help_text and '--bert-src' not in help_text
+    with pytest.raises(SystemExit):
+        tool.parse_args(['a.pth', 'b.pth', '--bert-src', 'c.pth'])  # no ignored option

@@ -37,6 +37,7 @@ Example::
     python tools/model_converters/fianet2mmrrsis.py fianet_rrsisd.pth \
         pretrain/fianet_rrsisd_mmrrsis.pth
 """
+import argparse
 import importlib.util
 import os
 import os.path as osp
@@ -142,8 +143,21 @@ def convert_fianet(
     return converted, dropped, unmapped
 
 
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Convert an official FIANet (Shaosifan/FIANet, lavt_one layout: BERT inside '
+        "checkpoint['model']) checkpoint to mmrrsis.")
+    parser.add_argument('src', help='official FIANet checkpoint')
+    parser.add_argument('dst', help='output path ({"state_dict": ...}, MMEngine format)')
+    parser.add_argument('--strict', action='store_true',
+                        help='fail, writing nothing, when a source key cannot be mapped')
+    parser.add_argument('--trust-source', action='store_true',
+                        help='load with torch.load(weights_only=False) (arbitrary pickles)')
+    return parser.parse_args(argv)
+
+
 def main(argv=None) -> int:
-    args = lavt2mmrrsis.parse_args(argv)
+    args = parse_args(argv)
     ckpt = lavt2mmrrsis.load_torch_file(args.src, args.trust_source)
     if not isinstance(ckpt, Mapping):
         raise ValueError(f'{args.src} does not hold a dict')

@@ -15,6 +15,8 @@ class RISBenchDataset(RefSegRSDataset):
         mask/<name>.png                  single-channel mask, any non-zero pixel is foreground
         output_phrase_{train,val,test}.txt   ``<name>.png <expression>`` per line
 
+    As the reference reader (RSRefSeg2's converter) does, trailing whitespace of a line is not
+    part of the expression; spaces inside it are kept (a double space survives).
     ``<name>`` looks like ``train_14700_0`` / ``test_2_3``; its prefix is not the RISBench split
     (the val split holds ``train_*`` names). The line is split once at its first space, the
     file name used verbatim (it carries the ``.png``), ``ref_id`` and ``sent_id`` are the
@@ -50,4 +52,7 @@ class RISBenchDataset(RefSegRSDataset):
         data_list = super().load_data_list()
         for info in data_list:
             info['mask_threshold'] = self.mask_threshold
+            # the reference reader strips each line (mmengine.list_from_file + str.strip())
+            # before splitting at spaces: trailing whitespace is not part of the expression
+            info['text'] = info['text'].rstrip()
         return data_list

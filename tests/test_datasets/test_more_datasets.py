@@ -59,7 +59,7 @@ def test_risbench_reads_its_layout(synth, tmp_path):
     m = np.zeros((8, 8), np.uint8)
     m[2:4, 2:5] = 1  # a 0/1 mask
     Image.fromarray(m).save(root / 'mask' / 'test_1_0.png')
-    (root / 'output_phrase_test.txt').write_text('test_1_0.png the  small ship.\n')
+    (root / 'output_phrase_test.txt').write_text('test_1_0.png the  small ship. \t\n')
     item = RISBenchDataset(data_root=str(root), split='test', pipeline=[]).get_data_info(0)
     assert item['text'] == 'the  small ship.' and item['ref_id'] == 'test_1_0.png'
     assert _load(item)['gt_seg_map'].sum() == 6

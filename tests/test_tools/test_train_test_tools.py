@@ -284,6 +284,23 @@ def test_train_tool_btdnet(assets):
     assert any(k.startswith('backbone.bscs.') for k in state)
 
 
+def test_train_tool_rmsin(assets):
+    """The synthetic RMSIN config (visual branch, CIM neck, ARC decoder) trains through
+    train.py and is tested on the val split."""
+    config = 'configs/rmsin/rmsin_swin-tiny_minilm_1xb16-2k_synth-128x128.py'
+    work_dir = assets.root / 'rmsin'
+    output = run_tool([
+        sys.executable, 'tools/train.py', config, '--work-dir', str(work_dir),
+        '--cfg-options', *tiny_cfg_options(assets, max_iters=2, val_interval=2,
+                                           ckpt_interval=2), 'model.neck.grid=(2,2)'
+    ])
+    assert 'Iter(train) [2/2]' in output and f'num_samples: {assets.num_val}' in output
+    state = load_ckpt(work_dir / 'iter_2.pth')['state_dict']
+    assert any(k.startswith('neck.blocks.0.csa1.') for k in state)
+    assert state['decode_head.fuse_layers.0.1.conv.weight'].dim() == 5  # ARC
+    assert any(k.startswith('backbone.visual_branches.') for k in state)
+
+
 def test_train_tool_demo_config(assets):
     """The demo config (ResNet-18, coordinate-aware fusion neck, T-BTD head, frozen cached
     text encoder, fused AdamW, ChannelsLastHook) trains and validates through train.py."""

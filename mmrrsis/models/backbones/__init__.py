@@ -2,5 +2,8 @@
 from .bsc_swin import BSCSwinTransformer
 from .fianet_swin import FIANetSwinTransformer
 from .lavt_swin import LAVTSwinTransformer
+from .rmsin_swin import RMSINSwinTransformer
 
-__all__ = ['BSCSwinTransformer', 'FIANetSwinTransformer', 'LAVTSwinTransformer']
+__all__ = [
+    'BSCSwinTransformer', 'FIANetSwinTransformer', 'LAVTSwinTransformer', 'RMSINSwinTransformer'
+]

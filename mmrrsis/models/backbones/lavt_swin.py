@@ -153,18 +153,21 @@ class LAVTSwinTransformer(SwinTransformer):
             tuple[Tensor]: One map per stage in ``out_indices``, (B, C_i, H_i, W_i), with
             C_i = ``embed_dims * 2**i`` and H_i = H / (4 * 2**i) for the default strides.
         """
-        def fuse(i: int, x: Tensor, hw_shape) -> Tuple[Tensor, Tensor]:
-            key = str(i)
-            if key not in self.pwams:
-                return x, x
-            fused = self.pwams[key](x, text_feats, text_mask, hw_shape)  # (B, N_i, C_i)
-            if key in self.gates:
-                x = self.gates[key](fused, identity=x)
-            elif not self.gate:
-                x = x + fused
-            return x, fused
+        return self._stages_forward(
+            x, lambda i, x, hw: self._fuse_language(i, x, hw, text_feats, text_mask))
 
-        return self._stages_forward(x, fuse)
+    def _fuse_language(self, i: int, x: Tensor, hw_shape, text_feats: Tensor,
+                       text_mask: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
+        """Stage ``i``'s PWAM and gate on tokens (B, N_i, C_i): ``(new stream, F_i)``."""
+        key = str(i)
+        if key not in self.pwams:
+            return x, x
+        fused = self.pwams[key](x, text_feats, text_mask, hw_shape)  # (B, N_i, C_i)
+        if key in self.gates:
+            x = self.gates[key](fused, identity=x)
+        elif not self.gate:
+            x = x + fused
+        return x, fused
 
     def _stages_forward(self, x: Tensor, fuse: Callable) -> Tuple[Tensor, ...]:
         """Patch embedding, then per stage: the Swin blocks, ``fuse(i, x, hw_shape) -> (x, out)``

@@ -46,6 +46,9 @@ class LAVTHead(BaseDecodeHead):
         norm_cfg (dict): Norm of the fusion convolutions. Defaults to
             ``dict(type='BN', requires_grad=True)``.
         align_corners (bool): ``align_corners`` of every bilinear resize. Defaults to True.
+        second_conv_cfg (dict, optional): ``conv_cfg`` of the second 3x3 conv of every
+            fusion step (RMSIN: ``dict(type='AdaptiveRotatedConv2d')``). Defaults to None,
+            the head's ``conv_cfg``.
         **kwargs: Other arguments of :class:`BaseDecodeHead` (``loss_decode``,
             ``act_cfg``, ``out_channels``, ``threshold``, ``init_cfg`` ...).
     """
@@ -59,6 +62,7 @@ class LAVTHead(BaseDecodeHead):
                  dropout_ratio: float = 0.0,
                  norm_cfg: OptConfigType = dict(type='BN', requires_grad=True),
                  align_corners: bool = True,
+                 second_conv_cfg: OptConfigType = None,
                  **kwargs) -> None:
         if input_transform != 'multiple_select':
             raise ValueError("LAVTHead fuses several levels: use input_transform="
@@ -82,15 +86,16 @@ class LAVTHead(BaseDecodeHead):
             self.fuse_layers.append(
                 nn.Sequential(
                     self._conv3x3(running + self.in_channels[k], channels),
-                    self._conv3x3(channels, channels)))
+                    self._conv3x3(channels, channels, second_conv_cfg or self.conv_cfg)))
 
-    def _conv3x3(self, in_channels: int, out_channels: int) -> ConvModule:
+    def _conv3x3(self, in_channels: int, out_channels: int,
+                 conv_cfg: OptConfigType = None) -> ConvModule:
         return ConvModule(
             in_channels,
             out_channels,
             kernel_size=3,
             padding=1,
-            conv_cfg=self.conv_cfg,
+            conv_cfg=conv_cfg or self.conv_cfg,
             norm_cfg=self.norm_cfg,
             act_cfg=self.act_cfg)
 

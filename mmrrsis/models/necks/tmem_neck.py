@@ -13,6 +13,25 @@ from torch import Tensor
 from ..layers import SpatialImageLanguageAttention
 
 
+def scale_aware_gate(x: Tensor, g: Tensor, local_embed: nn.Module, global_act: nn.Module,
+                     global_embed: nn.Module, align_corners: bool = False) -> Tensor:
+    """The scale-aware gate of RMSIN's CIM and FIANet's TMEM for one level::
+
+        out = local(x) * up(hsigmoid(act(g))) + up(embed(g))
+
+    Args:
+        x (Tensor): The level (B, C, H, W).
+        g (Tensor): Its share of the enhanced global feature (B, C, h, w).
+        local_embed, global_act, global_embed (nn.Module): 1x1 Conv-BN each.
+        align_corners (bool): Of the bilinear upsampling to (H, W).
+    """
+    act = F.interpolate(F.relu6(global_act(g) + 3) / 6, size=x.shape[2:], mode='bilinear',
+                        align_corners=align_corners)
+    feat = F.interpolate(global_embed(g), size=x.shape[2:], mode='bilinear',
+                         align_corners=align_corners)
+    return local_embed(x) * act + feat
+
+
 class TMEMBlock(BaseModule):
     """Pre-LN transformer block of TMEM: text cross attention, then an MLP.
 
@@ -125,11 +144,9 @@ class TMEMNeck(BaseModule):
             tokens = block(tokens, text_feats, text_mask)
         z = tokens.transpose(1, 2).reshape(B, C, h, w)
         globals_ = self.channel_up(self.norm(z)).split(self.in_channels, dim=1)
-        outs: List[Tensor] = []
-        for i, (x, g) in enumerate(zip(inputs, globals_)):
-            act = F.interpolate(F.relu6(self.global_acts[i](g) + 3) / 6, size=x.shape[2:],
-                                mode='bilinear', align_corners=self.align_corners)
-            feat = F.interpolate(self.global_embeds[i](g), size=x.shape[2:], mode='bilinear',
-                                 align_corners=self.align_corners)
-            outs.append(self.local_embeds[i](x) * act + feat)
+        outs: List[Tensor] = [
+            scale_aware_gate(x, g, self.local_embeds[i], self.global_acts[i],
+                             self.global_embeds[i], self.align_corners)
+            for i, (x, g) in enumerate(zip(inputs, globals_))
+        ]
         return tuple(outs)

@@ -1,0 +1,189 @@
+# Copyright (c) mmrrsis contributors. All rights reserved.
+"""Convert an official RMSIN checkpoint (Lsan2401/RMSIN) to mmrrsis.
+
+The result loads with ``strict=True`` into the model of ``configs/rmsin/*`` (``RRSISEncoderDecoder``
+with ``RMSINSwinTransformer``, ``CIMNeck``, ``RMSINHead`` and ``HFTextEncoder``; through
+``load_from=DST``). RMSIN is LAVT's ``lavt_one`` (BERT inside ``checkpoint['model']`` as
+``text_encoder.*``, an ``argparse.Namespace`` under ``args``) with these additions; everything
+else is converted by ``lavt2mmrrsis.py``'s rules (Swin, PWAM, gates, decoder, BERT)::
+
+    backbone.layers.i.visual_residual.*        -> backbone.visual_branches.i.*
+    backbone.layers.i.visual_gate.{0,2}.weight -> backbone.visual_gates.i.gate.{0,2}.weight
+    last stage: visual branch and gate         -> dropped (their result feeds nothing)
+    backbone.cim.{down_channel,up_channel,bn}  -> neck.{channel_down,channel_up,norm}
+    backbone.cim.block.k.csa{1,2}.m.
+        bn1 / DWConv1 / DWConv2 / bn4 / conv   -> neck.blocks.k.csa{1,2}.bn1 / dwconv1 / dwconv2
+                                                  / bn4 / conv
+        attention.qkv.c / attention.qkv.bn     -> neck.blocks.k.csa{1,2}.qkv / qkv_bn
+        attention.parallel_conv.1              -> neck.blocks.k.csa{1,2}.parallel_conv
+        attention.{proj,to_out}                -> neck.blocks.k.csa{1,2}.{proj,to_out}
+    backbone.cim.block.k.intra_ff.m.ffj.m.*    -> neck.blocks.k.intra_ff.ffs.(j-1).*
+    backbone.cim.block.k.ff.m.*                -> neck.blocks.k.ff.*
+    backbone.cim.fusion.i.{local_embedding,bn1} -> neck.local_embeds.i.{conv,bn}
+    backbone.cim.fusion.i.{global_embedding,bn2} -> neck.global_embeds.i.{conv,bn}
+    backbone.cim.fusion.i.{global_act,bn3}     -> neck.global_acts.i.{conv,bn}
+    classifier.conv2_{4,3,2}.weight (5-D ARC)  -> decode_head.fuse_layers.{2,1,0}.1.conv.weight
+    classifier.conv2_k.rounting_func.{dwc,norm.norm,fc_alpha,fc_theta}.*
+                                               -> decode_head.fuse_layers.*.1.conv.routing.
+                                                  {dwc,norm,fc_alpha,fc_theta}.*
+
+The gates' 1x1 convolutions have a bias followed by BatchNorm in RMSIN; ``CIMNeck`` builds them
+without (``ConvModule``): the bias is folded exactly into the BatchNorm's running mean. Works for
+any Swin width and depth (nothing is read from a fixed size). Every source tensor is converted,
+dropped for a stated reason, or reported as unmapped; ``--strict`` writes nothing then.
+
+Example::
+
+    python tools/model_converters/rmsin2mmrrsis.py model_best_RMSIN.pth \
+        pretrain/rmsin_rrsisd_mmrrsis.pth
+"""
+import argparse
+import importlib.util
+import os
+import os.path as osp
+import re
+import sys
+from collections import OrderedDict
+from typing import Dict, List, Mapping, Optional, Tuple
+
+import torch
+
+_spec = importlib.util.spec_from_file_location(
+    '_lavt2mmrrsis', osp.join(osp.dirname(osp.abspath(__file__)), 'lavt2mmrrsis.py'))
+lavt2mmrrsis = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(lavt2mmrrsis)
+
+_SAG = {'local_embedding': ('local_embeds', 'conv'), 'bn1': ('local_embeds', 'bn'),
+        'global_embedding': ('global_embeds', 'conv'), 'bn2': ('global_embeds', 'bn'),
+        'global_act': ('global_acts', 'conv'), 'bn3': ('global_acts', 'bn')}
+_CSA = (('attention.qkv.c.', 'qkv.'), ('attention.qkv.bn.', 'qkv_bn.'),
+        ('attention.parallel_conv.1.', 'parallel_conv.'), ('attention.proj.', 'proj.'),
+        ('attention.to_out.', 'to_out.'), ('DWConv1.', 'dwconv1.'), ('DWConv2.', 'dwconv2.'),
+        ('bn1.', 'bn1.'), ('bn4.', 'bn4.'), ('conv.', 'conv.'))
+_DECODER_STEPS = {'4': 2, '3': 1, '2': 0}
+
+
+def _convert_cim_key(rest: str) -> Optional[str]:
+    for src, dst in (('down_channel.', 'channel_down.'), ('up_channel.', 'channel_up.'),
+                     ('bn.', 'norm.')):
+        if rest.startswith(src):
+            return 'neck.' + dst + rest[len(src):]
+    m = re.fullmatch(r'block\.(\d+)\.(csa[12])\.m\.(.+)', rest)
+    if m:
+        for src, dst in _CSA:
+            if m[3].startswith(src):
+                return f'neck.blocks.{m[1]}.{m[2]}.{dst}{m[3][len(src):]}'
+        return None
+    m = re.fullmatch(r'block\.(\d+)\.intra_ff\.m\.ff(\d+)\.m\.(.+)', rest)
+    if m:
+        return f'neck.blocks.{m[1]}.intra_ff.ffs.{int(m[2]) - 1}.{m[3]}'
+    m = re.fullmatch(r'block\.(\d+)\.ff\.m\.(.+)', rest)
+    if m:
+        return f'neck.blocks.{m[1]}.ff.{m[2]}'
+    m = re.fullmatch(r'fusion\.(\d+)\.(\w+)\.(\w+)', rest)
+    if m and m[2] in _SAG:
+        group, layer = _SAG[m[2]]
+        return f'neck.{group}.{m[1]}.{layer}.{m[3]}'
+    return None
+
+
+def _convert_rmsin_key(key: str, last_stage: int) -> Tuple[Optional[str], str, bool]:
+    """An RMSIN-only key -> (mmrrsis key or None, drop reason, is an RMSIN key)."""
+    m = re.fullmatch(r'backbone\.layers\.(\d+)\.(visual_residual|visual_gate)\.(.+)', key)
+    if m:
+        stage, part, rest = m[1], m[2], m[3]
+        if int(stage) == last_stage:
+            return None, ('last-stage visual branch / gate (their result feeds nothing; '
+                          'RMSINSwinTransformer does not build them)'), True
+        if part == 'visual_residual':
+            return f'backbone.visual_branches.{stage}.{rest}', '', True
+        return f'backbone.visual_gates.{stage}.gate.{rest}', '', True
+    if key.startswith('backbone.cim.'):
+        return _convert_cim_key(key[len('backbone.cim.'):]), '', True
+    m = re.fullmatch(r'classifier\.conv2_([432])\.rounting_func\.(.+)', key)
+    if m:
+        rest = m[2].replace('norm.norm.', 'norm.')
+        return (f'decode_head.fuse_layers.{_DECODER_STEPS[m[1]]}.1.conv.routing.{rest}', '',
+                True)
+    return None, '', False
+
+
+def convert_rmsin(
+    model_state: Mapping[str, torch.Tensor]
+) -> Tuple['OrderedDict[str, torch.Tensor]', Dict[str, str], List[str]]:
+    """Convert an RMSIN ``ckpt['model']`` to an mmrrsis state dict.
+
+    Returns:
+        tuple: ``(state_dict, dropped, unmapped)`` as :func:`lavt2mmrrsis.convert_lavt`.
+    """
+    model_state = lavt2mmrrsis._strip_prefix(model_state, 'module.')
+    stages = [int(m[1]) for k in model_state
+              for m in [re.match(r'backbone\.layers\.(\d+)\.', k)] if m]
+    last_stage = max(stages) if stages else -1
+    own, rest = OrderedDict(), OrderedDict()
+    dropped: Dict[str, str] = {}
+    unmapped: List[str] = []
+    for key, value in model_state.items():
+        new_key, reason, is_rmsin = _convert_rmsin_key(key, last_stage)
+        if new_key is not None:
+            own[new_key] = value
+        elif reason:
+            dropped[key] = reason
+        elif is_rmsin:
+            unmapped.append(key)
+        else:
+            rest[key] = value
+    converted, lavt_dropped, lavt_unmapped = lavt2mmrrsis.convert_lavt(rest)
+    dropped.update(lavt_dropped)
+    unmapped.extend(lavt_unmapped)
+    for key, value in own.items():
+        if key in converted:
+            raise ValueError(f'{key} produced twice')
+        converted[key] = value
+    # fold the conv biases of the scale-aware gates into their BatchNorms
+    for key in [k for k in converted if re.fullmatch(r'neck\.\w+\.\d+\.conv\.bias', k)]:
+        bias = converted.pop(key)
+        mean_key = key[:-len('conv.bias')] + 'bn.running_mean'
+        if mean_key not in converted:
+            raise ValueError(f'{key} has no BatchNorm to fold into ({mean_key} missing)')
+        converted[mean_key] = converted[mean_key] - bias
+    return converted, dropped, unmapped
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Convert an official RMSIN (Lsan2401/RMSIN, lavt_one layout: BERT inside '
+        "checkpoint['model']) checkpoint to mmrrsis.")
+    parser.add_argument('src', help='official RMSIN checkpoint (e.g. model_best_RMSIN.pth)')
+    parser.add_argument('dst', help='output path ({"state_dict": ...}, MMEngine format)')
+    parser.add_argument('--strict', action='store_true',
+                        help='fail, writing nothing, when a source key cannot be mapped')
+    parser.add_argument('--trust-source', action='store_true',
+                        help='load with torch.load(weights_only=False) (arbitrary pickles)')
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    ckpt = lavt2mmrrsis.load_torch_file(args.src, args.trust_source)
+    if not isinstance(ckpt, Mapping):
+        raise ValueError(f'{args.src} does not hold a dict')
+    state_dict, dropped, unmapped = convert_rmsin(lavt2mmrrsis._model_state(ckpt, args.src))
+    print(f'converted {len(state_dict)} tensors')
+    for key, reason in dropped.items():
+        print(f'dropped {key}: {reason}')
+    if unmapped:
+        print(f'{len(unmapped)} unmapped source keys:', file=sys.stderr)
+        for key in unmapped:
+            print(f'unmapped {key}', file=sys.stderr)
+        if args.strict:
+            print('--strict: nothing written', file=sys.stderr)
+            return 1
+    os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
+    torch.save({'state_dict': state_dict}, args.dst)
+    print(f'saved to {args.dst}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -3,7 +3,8 @@
 _base_ = '../lavt/lavt_swin-tiny_minilm_1xb16-2k_synth-128x128.py'
 model = dict(
     type='FIANetEncoderDecoder',
-    text_encoder=dict(type='DecoupledTextEncoder', object_categories='synth'),
+    text_encoder=dict(type='DecoupledTextEncoder', object_categories='synth',
+                      position_rule='reference'),
     backbone=dict(type='FIANetSwinTransformer', channel_ratio=8, spatial_kernel=3),
     neck=dict(
         type='TMEMNeck',

@@ -257,6 +257,72 @@ def find_spatial_spans(text: str) -> List[Tuple[int, int]]:
     return [m.span() for m in _SPATIAL_RE.finditer(text)]
 
 
+#: Words NLTK tags ``IN`` (prepositions / subordinating conjunctions) in referring expressions:
+#: the heads of FIANet's reference chunks. "to" (tagged ``TO``) and "next" (``JJ``) are not.
+REFERENCE_PREPOSITIONS: Tuple[str, ...] = (
+    'in', 'on', 'at', 'near', 'by', 'beside', 'besides', 'along', 'alongside', 'above', 'below',
+    'under', 'beneath', 'over', 'behind', 'between', 'among', 'around', 'across', 'from',
+    'within', 'inside', 'outside', 'into', 'onto', 'through', 'with', 'of', 'for', 'upon',
+    'toward', 'towards', 'against', 'past', 'off', 'amid', 'like', 'beyond', 'throughout')
+_REFERENCE_DETERMINERS = ('the', 'a', 'an', 'this', 'that', 'these', 'those', 'each', 'every',
+                          'some', 'all', 'another', 'any', 'both', 'no')
+#: Words NLTK tags as adjectives (``JJ*``) before a noun in these expressions.
+REFERENCE_ADJECTIVES: Tuple[str, ...] = (
+    'upper', 'lower', 'left', 'right', 'top', 'bottom', 'middle', 'central', 'small', 'large',
+    'big', 'little', 'long', 'short', 'wide', 'narrow', 'other', 'same', 'whole', 'entire',
+    'first', 'second', 'third', 'last', 'leftmost', 'rightmost', 'topmost', 'bottommost',
+    'northern', 'southern', 'eastern', 'western', 'red', 'white', 'black', 'blue', 'green',
+    'grey', 'gray', 'yellow', 'brown', 'dark', 'light', 'open', 'empty', 'main',
+    'round', 'square', 'rectangular', 'circular', 'residential', 'industrial', 'nearby',
+    'adjacent', 'several', 'many', 'two', 'three', 'four', 'larger', 'smaller', 'largest',
+    'smallest', 'biggest')
+_WORD_RE = re.compile(r"[A-Za-z0-9]+(?:['-][A-Za-z0-9]+)*")
+
+
+def find_reference_pp_spans(text: str) -> List[Tuple[int, int]]:
+    """Character spans of FIANet's prepositional chunks (its ``position_rule='reference'``).
+
+    FIANet's loaders POS-tag the expression with NLTK and chunk ``PP: {<IN><DT>?<JJ.*>?<NN>}
+    {<IN><DT>?<JJ.*>?<JJ>} {<IN><DT>?<JJ.*><VBD>}``, then drop every chunk that contains the
+    substring "of". Offline (no tagger data) the tags come from lexicons: a preposition of
+    :data:`REFERENCE_PREPOSITIONS`, an optional determiner, an optional adjective of
+    :data:`REFERENCE_ADJECTIVES` followed by the head word, or the head word alone (any word
+    that is not a preposition or determiner). So "along the road", "in the parking area" ->
+    "in the parking" (the chunk ends at its first noun, as NLTK tags "parking" NN),
+    "surrounded by buildings" -> "by buildings". Lexicon tags differ from NLTK's where a word's
+    tag depends on context. Every occurrence is marked where it occurs (the reference marks the first
+    occurrence of the chunk's first word).
+
+    Returns:
+        list[tuple[int, int]]: Spans of the chunks' words, in order.
+    """
+    words = [(m.group(0).lower(), m.start(), m.end()) for m in _WORD_RE.finditer(text)]
+    spans: List[Tuple[int, int]] = []
+    i = 0
+    while i < len(words):
+        if words[i][0] not in REFERENCE_PREPOSITIONS:
+            i += 1
+            continue
+        j = i + 1
+        if j < len(words) and words[j][0] in _REFERENCE_DETERMINERS:
+            j += 1
+
+        def content(k: int) -> bool:
+            return k < len(words) and words[k][0] not in REFERENCE_PREPOSITIONS and \
+                words[k][0] not in _REFERENCE_DETERMINERS
+
+        if not content(j):
+            i += 1
+            continue
+        adjective = words[j][0] in REFERENCE_ADJECTIVES or '-' in words[j][0]  # light-duty
+        end = j + 1 if adjective and content(j + 1) else j
+        chunk = words[i:end + 1]
+        if not any('of' in w for w, _, _ in chunk):
+            spans.extend((s, e) for _, s, e in chunk)
+        i = end + 1
+    return spans
+
+
 def spans_to_token_mask(offsets: Sequence[Tuple[int, int]],
                         spans: Sequence[Tuple[int, int]]) -> List[int]:
     """Mark the tokens whose character offsets overlap any of ``spans``.

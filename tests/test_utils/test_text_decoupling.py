@@ -43,3 +43,20 @@ def test_spans_to_token_mask_marks_every_piece_never_specials():
     offsets = [(0, 0), (0, 3), (4, 11), (12, 16), (16, 17), (0, 0), (0, 0)]
     assert spans_to_token_mask(offsets, [(4, 17)]) == [0, 0, 1, 1, 1, 0, 0]
     assert spans_to_token_mask(offsets, []) == [0] * 7
+
+
+@pytest.mark.parametrize('text,expected', [
+    ('car in the parking area', ['in', 'the', 'parking']),
+    ('the vehicle on the left side of the road', ['on', 'the', 'left', 'side']),
+    ('road along the river', ['along', 'the', 'river']),
+    ('building surrounded by trees', ['by', 'trees']),
+    ('the storage tank in the upper left corner', ['in', 'the', 'upper', 'left']),
+    ('a ship at the bottom of the image', ['at', 'the', 'bottom']),  # "of" chunks dropped
+    ('the white car next to the red truck', []),  # "to" is TO, "next" JJ: no chunk
+    ('the leftmost windmill', []),
+    ('trees alongside the light-duty road', ['alongside', 'the', 'light-duty', 'road']),
+    ('the tank near the tank near the road', ['near', 'the', 'tank', 'near', 'the', 'road']),
+])
+def test_reference_prepositional_chunks(text, expected):
+    from mmrrsis.utils.text import find_reference_pp_spans
+    assert [text[s:e] for s, e in find_reference_pp_spans(text)] == expected

@@ -5,7 +5,10 @@
 _base_ = './lavt_swin-b_bert.py'
 model = dict(
     type='FIANetEncoderDecoder',
-    text_encoder=dict(type='DecoupledTextEncoder', object_categories='rrsisd'),
+    # position_rule: FIANet's prepositional chunks (the official rule, offline); 'lexicon' keeps
+    # only phrases with a position word (configs/fianet/README.md)
+    text_encoder=dict(type='DecoupledTextEncoder', object_categories='rrsisd',
+                      position_rule='reference'),
     backbone=dict(type='FIANetSwinTransformer', channel_ratio=8, spatial_kernel=3),
     neck=dict(
         type='TMEMNeck',

@@ -17,6 +17,7 @@ from mmrrsis.utils.text import (
     RRSISD_CATEGORIES,
     SYNTH_CATEGORY_WORDS,
     find_category_spans,
+    find_reference_pp_spans,
     find_spatial_spans,
     spans_to_token_mask,
 )
@@ -30,6 +31,9 @@ CATEGORY_VOCABULARIES = {
     'synth': tuple(w for ws in SYNTH_CATEGORY_WORDS.values() for w in ws),  # with synonyms
     'risbench': tuple(w for ws in RISBENCH_CATEGORY_WORDS.values() for w in ws),
 }
+
+
+POSITION_RULES = ('lexicon', 'reference')
 
 
 class DecoupledText(NamedTuple):
@@ -56,9 +60,12 @@ class DecoupledTextEncoder(HFTextEncoder):
     - ground object ``m_g``: the word pieces of every category mention of
       ``object_categories`` (whole words, optional plural, multi-word names such as "storage
       tank"); **no mention -> all zeros** (FIANet's fallback; the object branch then gives 0);
-    - spatial position ``m_s``: the word pieces of every spatial phrase
-      (:func:`mmrrsis.utils.text.find_spatial_spans`, an offline preposition / position-word
-      lexicon instead of FIANet's NLTK chunker); **no phrase -> m_s = m_c** (FIANet's fallback).
+    - spatial position ``m_s``: the word pieces of every spatial phrase; **no phrase -> m_s =
+      m_c** (FIANet's fallback). ``position_rule='reference'``: FIANet's prepositional chunks
+      (:func:`mmrrsis.utils.text.find_reference_pp_spans`, the official NLTK grammar with
+      lexicon tags, offline), so relational phrases ("along the road", "by buildings") count;
+      ``'lexicon'``: only phrases with a position word
+      (:func:`mmrrsis.utils.text.find_spatial_spans`: "on the left side", "in the upper left").
 
     Alignment: phrases are found as character spans and mapped to word pieces through the fast
     tokenizer's ``offset_mapping``, so every piece of a split word is marked and the ``[CLS]``,
@@ -76,12 +83,18 @@ class DecoupledTextEncoder(HFTextEncoder):
         object_categories (str | Sequence[str]): ``'rrsisd'``, ``'refsegrs'``, ``'synth'``,
             ``'risbench'`` or
             a list of category names. Defaults to ``'rrsisd'``.
+        position_rule (str): ``'lexicon'`` or ``'reference'``. Defaults to ``'lexicon'``
+            (the FIANet configs choose ``'reference'``, see ``configs/fianet/README.md``).
         **kwargs: Arguments of :class:`HFTextEncoder` (``name_or_path``, ``max_tokens`` ...).
     """
 
     def __init__(self, object_categories: Union[str, Sequence[str]] = 'rrsisd',
-                 **kwargs) -> None:
+                 position_rule: str = 'lexicon', **kwargs) -> None:
         super().__init__(**kwargs)
+        if position_rule not in POSITION_RULES:
+            raise ValueError(f'position_rule must be one of {POSITION_RULES}, got '
+                             f'{position_rule!r}')
+        self.position_rule = position_rule
         if isinstance(object_categories, str):
             if object_categories not in CATEGORY_VOCABULARIES:
                 raise ValueError(f'unknown object_categories {object_categories!r}; expected '
@@ -113,7 +126,9 @@ class DecoupledTextEncoder(HFTextEncoder):
         for text, offs, ctx in zip(texts, offsets, context):
             object_rows.append(
                 spans_to_token_mask(offs, find_category_spans(text, self.object_categories)))
-            position = spans_to_token_mask(offs, find_spatial_spans(text))
+            find = find_reference_pp_spans if self.position_rule == 'reference' else \
+                find_spatial_spans
+            position = spans_to_token_mask(offs, find(text))
             position_rows.append(position if any(position) else ctx)
         device = tokens['input_ids'].device
         tokens['object_mask'] = torch.tensor(object_rows, dtype=torch.long, device=device)

@@ -87,3 +87,19 @@ def test_one_encoder_call_equals_three(encoder, monkeypatch):
     torch.testing.assert_close(out.object_feats[0], ref_g[0], atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(out.position_feats, ref_s, atol=1e-5, rtol=1e-5)
     assert not torch.any(out.object_mask[1])  # sample 2 names no category
+
+
+def test_reference_position_rule_marks_relational_phrases(tmp_path):
+    path = make_tiny_bert(str(tmp_path), vocab=VOCAB + ('along', 'river'), weights=False)
+    enc = MODELS.build(dict(type='DecoupledTextEncoder', name_or_path=path, max_tokens=12,
+                            pretrained=False, position_rule='reference'))
+    lexicon = MODELS.build(dict(type='DecoupledTextEncoder', name_or_path=path, max_tokens=12,
+                                pretrained=False))
+    text = 'the tennis court along the river'
+    ref, lex = enc.decouple([text]), lexicon.decouple([text])
+    assert _marked(enc, text, ref['position_mask'][0]) == ['along', 'the', 'river']
+    # no position word: the lexicon rule falls back to the whole sentence
+    assert torch.equal(lex['position_mask'], lex['attention_mask'])
+    with pytest.raises(ValueError, match='position_rule'):
+        MODELS.build(dict(type='DecoupledTextEncoder', name_or_path=path, pretrained=False,
+                          position_rule='nltk'))

@@ -290,8 +290,8 @@ def find_reference_pp_spans(text: str) -> List[Tuple[int, int]]:
     that is not a preposition or determiner). So "along the road", "in the parking area" ->
     "in the parking" (the chunk ends at its first noun, as NLTK tags "parking" NN),
     "surrounded by buildings" -> "by buildings". Lexicon tags differ from NLTK's where a word's
-    tag depends on context. Every occurrence is marked where it occurs (the reference marks the first
-    occurrence of the chunk's first word).
+    tag depends on context. Every occurrence is marked where it occurs (the reference marks the
+    first occurrence of the chunk's first word).
 
     Returns:
         list[tuple[int, int]]: Spans of the chunks' words, in order.

@@ -39,7 +39,6 @@ Example::
 """
 import argparse
 import importlib.util
-import os
 import os.path as osp
 import re
 import sys
@@ -133,13 +132,7 @@ def convert_fianet(
         if key in converted:
             raise ValueError(f'{key} produced twice')
         converted[key] = value
-    # fold the conv biases of the scale-aware gates into their BatchNorms
-    for key in [k for k in converted if re.fullmatch(r'neck\.\w+\.\d+\.conv\.bias', k)]:
-        bias = converted.pop(key)
-        mean_key = key[:-len('conv.bias')] + 'bn.running_mean'
-        if mean_key not in converted:
-            raise ValueError(f'{key} has no BatchNorm to fold into ({mean_key} missing)')
-        converted[mean_key] = converted[mean_key] - bias
+    lavt2mmrrsis.fold_neck_gate_biases(converted)  # conv bias + BN -> ConvModule
     return converted, dropped, unmapped
 
 
@@ -158,25 +151,8 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    ckpt = lavt2mmrrsis.load_torch_file(args.src, args.trust_source)
-    if not isinstance(ckpt, Mapping):
-        raise ValueError(f'{args.src} does not hold a dict')
-    state_dict, dropped, unmapped = convert_fianet(lavt2mmrrsis._model_state(ckpt, args.src))
-    print(f'converted {len(state_dict)} tensors')
-    for key, reason in dropped.items():
-        print(f'dropped {key}: {reason}')
-    if unmapped:
-        print(f'{len(unmapped)} unmapped source keys:', file=sys.stderr)
-        for key in unmapped:
-            print(f'unmapped {key}', file=sys.stderr)
-        if args.strict:
-            print('--strict: nothing written', file=sys.stderr)
-            return 1
-    os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
-    torch.save({'state_dict': state_dict}, args.dst)
-    print(f'saved to {args.dst}')
-    return 0
-
+    return lavt2mmrrsis.convert_file(args.src, args.dst, convert_fianet, args.strict,
+                                     args.trust_source)
 
 if __name__ == '__main__':
     sys.exit(main())

@@ -235,6 +235,44 @@ def _bert_state(ckpt: dict) -> dict:
     return state
 
 
+def fold_neck_gate_biases(converted: 'OrderedDict[str, torch.Tensor]') -> None:
+    """Fold the biases of ``neck.<group>.<i>.conv`` 1x1 convs into their BatchNorm's running
+    mean (RMSIN's CIM and FIANet's TMEM have conv bias + BN; mmrrsis builds ``ConvModule``
+    without bias), in place: ``BN(conv(x) + b)`` with mean ``m`` == ``BN(conv(x))`` with ``m - b``.
+    """
+    for key in [k for k in converted if re.fullmatch(r'neck\.\w+\.\d+\.conv\.bias', k)]:
+        bias = converted.pop(key)
+        mean_key = key[:-len('conv.bias')] + 'bn.running_mean'
+        if mean_key not in converted:
+            raise ValueError(f'{key} has no BatchNorm to fold into ({mean_key} missing)')
+        converted[mean_key] = converted[mean_key] - bias
+
+
+def convert_file(src: str, dst: str, convert, strict: bool = False,
+                 trust_source: bool = False) -> int:
+    """Load ``src`` (a ``lavt_one``-layout checkpoint), convert its model state with
+    ``convert(model_state) -> (state_dict, dropped, unmapped)``, report and save to ``dst``.
+    Returns the exit code (1 when ``strict`` and a key is unmapped; nothing is written then)."""
+    ckpt = load_torch_file(src, trust_source)
+    if not isinstance(ckpt, Mapping):
+        raise ValueError(f'{src} does not hold a dict')
+    state_dict, dropped, unmapped = convert(_model_state(ckpt, src))
+    print(f'converted {len(state_dict)} tensors')
+    for key, reason in dropped.items():
+        print(f'dropped {key}: {reason}')
+    if unmapped:
+        print(f'{len(unmapped)} unmapped source keys:', file=sys.stderr)
+        for key in unmapped:
+            print(f'unmapped {key}', file=sys.stderr)
+        if strict:
+            print('--strict: nothing written', file=sys.stderr)
+            return 1
+    os.makedirs(osp.dirname(osp.abspath(dst)), exist_ok=True)
+    torch.save({'state_dict': state_dict}, dst)
+    print(f'saved to {dst}')
+    return 0
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Convert an official LAVT (yz93/LAVT-RIS) checkpoint to mmrrsis.')

@@ -132,8 +132,8 @@ def test_command_line_is_fianet_own(capsys):
     import pytest
     tool = _tool()
     with pytest.raises(SystemExit):
-        tool.parse_args(['--help'])
+        tool.main(['--help'])
     help_text = capsys.readouterr().out
     assert 'FIANet' in help_text and 'LAVT-RIS' not in help_text and '--bert-src' not in help_text
     with pytest.raises(SystemExit):
-        tool.parse_args(['a.pth', 'b.pth', '--bert-src', 'c.pth'])  # no ignored option
+        tool.main(['a.pth', 'b.pth', '--bert-src', 'c.pth'])  # no ignored option

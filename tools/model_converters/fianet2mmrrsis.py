@@ -37,7 +37,6 @@ Example::
     python tools/model_converters/fianet2mmrrsis.py fianet_rrsisd.pth \
         pretrain/fianet_rrsisd_mmrrsis.pth
 """
-import argparse
 import importlib.util
 import os.path as osp
 import re
@@ -52,9 +51,6 @@ _spec = importlib.util.spec_from_file_location(
 lavt2mmrrsis = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(lavt2mmrrsis)
 
-_SAG = {'local_embedding': ('local_embeds', 'conv'), 'bn1': ('local_embeds', 'bn'),
-        'global_embedding': ('global_embeds', 'conv'), 'bn2': ('global_embeds', 'bn'),
-        'global_act': ('global_acts', 'conv'), 'bn3': ('global_acts', 'bn')}
 
 
 def _convert_fianet_key(key: str, last_stage: int) -> Tuple[Optional[str], str]:
@@ -93,11 +89,7 @@ def _convert_fianet_key(key: str, last_stage: int) -> Tuple[Optional[str], str]:
     if m:
         dst = {'norm1': 'norm1', 'tma': 'cross_attn', 'norm2': 'norm2', 'ff.net': 'ffn'}[m[2]]
         return f'neck.blocks.{m[1]}.{dst}.{m[3]}', ''
-    m = re.fullmatch(r'fusion\.(\d+)\.(\w+)\.(\w+)', rest)
-    if m and m[2] in _SAG:
-        group, layer = _SAG[m[2]]
-        return f'neck.{group}.{m[1]}.{layer}.{m[3]}', ''
-    return None, ''
+    return lavt2mmrrsis.gate_fusion_key(rest), ''
 
 
 def convert_fianet(
@@ -108,51 +100,18 @@ def convert_fianet(
     Returns:
         tuple: ``(state_dict, dropped, unmapped)`` as :func:`lavt2mmrrsis.convert_lavt`.
     """
-    model_state = lavt2mmrrsis._strip_prefix(model_state, 'module.')
-    stages = [int(m[1]) for k in model_state
-              for m in [re.match(r'backbone\.layers\.(\d+)\.', k)] if m]
-    last_stage = max(stages) if stages else -1
-    fianet, rest = OrderedDict(), OrderedDict()
-    dropped: Dict[str, str] = {}
-    unmapped: List[str] = []
-    for key, value in model_state.items():
+    def own_key(key: str, last_stage: int):
         new_key, reason = _convert_fianet_key(key, last_stage)
-        if new_key is not None:
-            fianet[new_key] = value
-        elif reason:
-            dropped[key] = reason
-        elif key.startswith('backbone.tmem.'):
-            unmapped.append(key)
-        else:
-            rest[key] = value
-    converted, lavt_dropped, lavt_unmapped = lavt2mmrrsis.convert_lavt(rest)
-    dropped.update(lavt_dropped)
-    unmapped.extend(lavt_unmapped)
-    for key, value in fianet.items():
-        if key in converted:
-            raise ValueError(f'{key} produced twice')
-        converted[key] = value
-    lavt2mmrrsis.fold_neck_gate_biases(converted)  # conv bias + BN -> ConvModule
-    return converted, dropped, unmapped
+        return new_key, reason, key.startswith('backbone.tmem.')
 
-
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description='Convert an official FIANet (Shaosifan/FIANet, lavt_one layout: BERT inside '
-        "checkpoint['model']) checkpoint to mmrrsis.")
-    parser.add_argument('src', help='official FIANet checkpoint')
-    parser.add_argument('dst', help='output path ({"state_dict": ...}, MMEngine format)')
-    parser.add_argument('--strict', action='store_true',
-                        help='fail, writing nothing, when a source key cannot be mapped')
-    parser.add_argument('--trust-source', action='store_true',
-                        help='load with torch.load(weights_only=False) (arbitrary pickles)')
-    return parser.parse_args(argv)
+    return lavt2mmrrsis.convert_lavt_family(model_state, own_key)
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
-    return lavt2mmrrsis.convert_file(args.src, args.dst, convert_fianet, args.strict,
-                                     args.trust_source)
+    return lavt2mmrrsis.converter_main(
+        argv, "Convert an official FIANet (Shaosifan/FIANet, lavt_one layout: BERT inside "
+        "checkpoint['model']) checkpoint to mmrrsis.", 'official FIANet checkpoint',
+        convert_fianet)
 
 if __name__ == '__main__':
     sys.exit(main())

@@ -235,6 +235,73 @@ def _bert_state(ckpt: dict) -> dict:
     return state
 
 
+#: Scale-aware gate modules of RMSIN's CIM / FIANet's TMEM -> (ConvModule group, layer).
+GATE_FUSION_NAMES = {
+    'local_embedding': ('local_embeds', 'conv'), 'bn1': ('local_embeds', 'bn'),
+    'global_embedding': ('global_embeds', 'conv'), 'bn2': ('global_embeds', 'bn'),
+    'global_act': ('global_acts', 'conv'), 'bn3': ('global_acts', 'bn')}
+
+
+def gate_fusion_key(rest: str) -> Optional[str]:
+    """``fusion.i.<module>.<param>`` of a CIM / TMEM -> the neck key, else None."""
+    m = re.fullmatch(r'fusion\.(\d+)\.(\w+)\.(\w+)', rest)
+    if m and m[2] in GATE_FUSION_NAMES:
+        group, layer = GATE_FUSION_NAMES[m[2]]
+        return f'neck.{group}.{m[1]}.{layer}.{m[3]}'
+    return None
+
+
+def convert_lavt_family(model_state: Mapping[str, torch.Tensor], convert_own_key
+                        ) -> Tuple['OrderedDict[str, torch.Tensor]', Dict[str, str], List[str]]:
+    """Convert a LAVT-derived ``ckpt['model']``: ``convert_own_key(key, last_stage) ->
+    (new key or None, drop reason, is the model's own key)`` handles the model's additions
+    (an own key it cannot map is reported unmapped), :func:`convert_lavt` the rest; then the
+    neck gates' conv biases are folded (:func:`fold_neck_gate_biases`).
+
+    Returns:
+        tuple: ``(state_dict, dropped, unmapped)`` as :func:`convert_lavt`.
+    """
+    model_state = _strip_prefix(model_state, 'module.')
+    stages = [int(m[1]) for k in model_state
+              for m in [re.match(r'backbone\.layers\.(\d+)\.', k)] if m]
+    last_stage = max(stages) if stages else -1
+    own, rest = OrderedDict(), OrderedDict()
+    dropped: Dict[str, str] = {}
+    unmapped: List[str] = []
+    for key, value in model_state.items():
+        new_key, reason, is_own = convert_own_key(key, last_stage)
+        if new_key is not None:
+            own[new_key] = value
+        elif reason:
+            dropped[key] = reason
+        elif is_own:
+            unmapped.append(key)
+        else:
+            rest[key] = value
+    converted, lavt_dropped, lavt_unmapped = convert_lavt(rest)
+    dropped.update(lavt_dropped)
+    unmapped.extend(lavt_unmapped)
+    for key, value in own.items():
+        if key in converted:
+            raise ValueError(f'{key} produced twice')
+        converted[key] = value
+    fold_neck_gate_biases(converted)  # conv bias + BN -> ConvModule
+    return converted, dropped, unmapped
+
+
+def converter_main(argv, description: str, src_help: str, convert) -> int:
+    """Command line of the LAVT-family converters: ``SRC DST [--strict] [--trust-source]``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument('src', help=src_help)
+    parser.add_argument('dst', help='output path ({"state_dict": ...}, MMEngine format)')
+    parser.add_argument('--strict', action='store_true',
+                        help='fail, writing nothing, when a source key cannot be mapped')
+    parser.add_argument('--trust-source', action='store_true',
+                        help='load with torch.load(weights_only=False) (arbitrary pickles)')
+    args = parser.parse_args(argv)
+    return convert_file(args.src, args.dst, convert, args.strict, args.trust_source)
+
+
 def fold_neck_gate_biases(converted: 'OrderedDict[str, torch.Tensor]') -> None:
     """Fold the biases of ``neck.<group>.<i>.conv`` 1x1 convs into their BatchNorm's running
     mean (RMSIN's CIM and FIANet's TMEM have conv bias + BN; mmrrsis builds ``ConvModule``

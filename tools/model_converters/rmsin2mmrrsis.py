@@ -37,7 +37,6 @@ Example::
     python tools/model_converters/rmsin2mmrrsis.py model_best_RMSIN.pth \
         pretrain/rmsin_rrsisd_mmrrsis.pth
 """
-import argparse
 import importlib.util
 import os.path as osp
 import re
@@ -52,9 +51,6 @@ _spec = importlib.util.spec_from_file_location(
 lavt2mmrrsis = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(lavt2mmrrsis)
 
-_SAG = {'local_embedding': ('local_embeds', 'conv'), 'bn1': ('local_embeds', 'bn'),
-        'global_embedding': ('global_embeds', 'conv'), 'bn2': ('global_embeds', 'bn'),
-        'global_act': ('global_acts', 'conv'), 'bn3': ('global_acts', 'bn')}
 _CSA = (('attention.qkv.c.', 'qkv.'), ('attention.qkv.bn.', 'qkv_bn.'),
         ('attention.parallel_conv.1.', 'parallel_conv.'), ('attention.proj.', 'proj.'),
         ('attention.to_out.', 'to_out.'), ('DWConv1.', 'dwconv1.'), ('DWConv2.', 'dwconv2.'),
@@ -79,11 +75,7 @@ def _convert_cim_key(rest: str) -> Optional[str]:
     m = re.fullmatch(r'block\.(\d+)\.ff\.m\.(.+)', rest)
     if m:
         return f'neck.blocks.{m[1]}.ff.{m[2]}'
-    m = re.fullmatch(r'fusion\.(\d+)\.(\w+)\.(\w+)', rest)
-    if m and m[2] in _SAG:
-        group, layer = _SAG[m[2]]
-        return f'neck.{group}.{m[1]}.{layer}.{m[3]}'
-    return None
+    return lavt2mmrrsis.gate_fusion_key(rest)
 
 
 def _convert_rmsin_key(key: str, last_stage: int) -> Tuple[Optional[str], str, bool]:
@@ -115,51 +107,14 @@ def convert_rmsin(
     Returns:
         tuple: ``(state_dict, dropped, unmapped)`` as :func:`lavt2mmrrsis.convert_lavt`.
     """
-    model_state = lavt2mmrrsis._strip_prefix(model_state, 'module.')
-    stages = [int(m[1]) for k in model_state
-              for m in [re.match(r'backbone\.layers\.(\d+)\.', k)] if m]
-    last_stage = max(stages) if stages else -1
-    own, rest = OrderedDict(), OrderedDict()
-    dropped: Dict[str, str] = {}
-    unmapped: List[str] = []
-    for key, value in model_state.items():
-        new_key, reason, is_rmsin = _convert_rmsin_key(key, last_stage)
-        if new_key is not None:
-            own[new_key] = value
-        elif reason:
-            dropped[key] = reason
-        elif is_rmsin:
-            unmapped.append(key)
-        else:
-            rest[key] = value
-    converted, lavt_dropped, lavt_unmapped = lavt2mmrrsis.convert_lavt(rest)
-    dropped.update(lavt_dropped)
-    unmapped.extend(lavt_unmapped)
-    for key, value in own.items():
-        if key in converted:
-            raise ValueError(f'{key} produced twice')
-        converted[key] = value
-    lavt2mmrrsis.fold_neck_gate_biases(converted)  # conv bias + BN -> ConvModule
-    return converted, dropped, unmapped
-
-
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description='Convert an official RMSIN (Lsan2401/RMSIN, lavt_one layout: BERT inside '
-        "checkpoint['model']) checkpoint to mmrrsis.")
-    parser.add_argument('src', help='official RMSIN checkpoint (e.g. model_best_RMSIN.pth)')
-    parser.add_argument('dst', help='output path ({"state_dict": ...}, MMEngine format)')
-    parser.add_argument('--strict', action='store_true',
-                        help='fail, writing nothing, when a source key cannot be mapped')
-    parser.add_argument('--trust-source', action='store_true',
-                        help='load with torch.load(weights_only=False) (arbitrary pickles)')
-    return parser.parse_args(argv)
+    return lavt2mmrrsis.convert_lavt_family(model_state, _convert_rmsin_key)
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
-    return lavt2mmrrsis.convert_file(args.src, args.dst, convert_rmsin, args.strict,
-                                     args.trust_source)
+    return lavt2mmrrsis.converter_main(
+        argv, "Convert an official RMSIN (Lsan2401/RMSIN, lavt_one layout: BERT inside "
+        "checkpoint['model']) checkpoint to mmrrsis.",
+        'official RMSIN checkpoint (e.g. model_best_RMSIN.pth)', convert_rmsin)
 
 if __name__ == '__main__':
     sys.exit(main())

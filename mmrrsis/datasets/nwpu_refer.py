@@ -1,16 +1,13 @@
 # Copyright (c) mmrrsis contributors. All rights reserved.
-import json
 import os.path as osp
-import pickle
 from collections import OrderedDict
 from typing import List, Optional, Sequence
 
-from mmengine.fileio import get_local_path
 from mmengine.logging import print_log
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
-from .refer import refer_split_match
+from .refer import read_refer_files, refer_split_match
 from .refsegrs import RRSIS_METAINFO
 
 #: File names of NWPU-Refer releases, newest first (older archives drop the ``new_`` prefix).
@@ -97,16 +94,7 @@ class NWPUReferDataset(BaseSegDataset):
                 raise FileNotFoundError(
                     f'NWPU-Refer annotation file not found: {f} (data_root={self.data_root!r} '
                     f'must hold one of {NWPU_REFS} and one of {NWPU_INSTANCES})')
-        try:
-            with get_local_path(self.ann_file) as path, open(path, 'rb') as fh:
-                refs = pickle.load(fh)
-        except Exception as e:
-            raise ValueError(f'Cannot read the refs pickle {self.ann_file}: {e}') from e
-        try:
-            with get_local_path(inst_file) as path, open(path, encoding='utf-8') as fh:
-                instances = json.load(fh)
-        except Exception as e:
-            raise ValueError(f'Cannot read {inst_file}: {e}') from e
+        refs, instances = read_refer_files(self.ann_file, inst_file)
         anns = {a['id']: a for a in instances.get('annotations', [])}
         imgs = {i['id']: i for i in instances.get('images', [])}
         cats = {c['id']: c['name'] for c in instances.get('categories', [])}

@@ -28,6 +28,25 @@ def refer_split_match(ref_split: str, split: str) -> bool:
     return ref_split == split
 
 
+def read_refer_files(refs_file: str, instances_file: str):
+    """Unpickle the refs and parse ``instances.json``; errors name the file.
+
+    Returns:
+        tuple: ``(refs, instances)``.
+    """
+    try:
+        with get_local_path(refs_file) as path, open(path, 'rb') as f:
+            refs = pickle.load(f)
+    except Exception as e:
+        raise ValueError(f'Cannot read the refs pickle {refs_file}: {e}') from e
+    try:
+        with get_local_path(instances_file) as path, open(path, encoding='utf-8') as f:
+            instances = json.load(f)
+    except Exception as e:
+        raise ValueError(f'Cannot read {instances_file}: {e}') from e
+    return refs, instances
+
+
 @DATASETS.register_module()
 class ReferDataset(BaseSegDataset):
     """Referring segmentation data in the REFER format (RefCOCO/+/g, RRSIS-D).
@@ -88,16 +107,7 @@ class ReferDataset(BaseSegDataset):
                     f'REFER annotation file not found: {f} (data_root={self.data_root!r} must '
                     f'hold {self.dataset_name}/refs({self.split_by}).p and '
                     f'{self.dataset_name}/instances.json)')
-        try:
-            with get_local_path(self.ann_file) as path, open(path, 'rb') as f:
-                refs = pickle.load(f)
-        except Exception as e:
-            raise ValueError(f'Cannot read the refs pickle {self.ann_file}: {e}') from e
-        try:
-            with get_local_path(inst_file) as path, open(path, encoding='utf-8') as f:
-                instances = json.load(f)
-        except Exception as e:
-            raise ValueError(f'Cannot read {inst_file}: {e}') from e
+        refs, instances = read_refer_files(self.ann_file, inst_file)
         return refs, instances, inst_file
 
     def load_data_list(self) -> List[dict]:

@@ -11,6 +11,7 @@ import os.path as osp
 # Checkpoints (resume, load_from, the tested checkpoint) load with torch's weights_only
 # unpickler and mmrrsis' plain-data allowlist (mmrrsis.utils.checkpoint): a checkpoint that
 # would run code is refused with a message. --trust-checkpoint is the explicit opt-in.
+import torch
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 from mmengine.runner import Runner
@@ -75,15 +76,22 @@ def main():
 
     if args.amp:
         optim_wrapper = cfg.optim_wrapper.type
-        if optim_wrapper == 'AmpOptimWrapper':
-            print_log('AMP training is already enabled in your config.', logger='current',
-                      level=logging.WARNING)
+        if optim_wrapper == 'AmpOptimWrapper' or (
+                optim_wrapper == 'AutocastOptimWrapper'
+                and cfg.optim_wrapper.get('dtype', 'bfloat16') != 'float32'):
+            print_log('Mixed-precision training is already enabled in your config.',
+                      logger='current', level=logging.WARNING)
+        elif optim_wrapper == 'AutocastOptimWrapper':
+            cfg.optim_wrapper.dtype = 'bfloat16'
         else:
             assert optim_wrapper == 'OptimWrapper', (
                 '`--amp` is only supported when the optimizer wrapper type is '
                 f'`OptimWrapper` but got {optim_wrapper}.')
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.loss_scale = 'dynamic'
+            if torch.cuda.is_available():
+                cfg.optim_wrapper.type = 'AmpOptimWrapper'
+                cfg.optim_wrapper.loss_scale = 'dynamic'
+            else:  # MMEngine's AmpOptimWrapper needs a GPU; bfloat16 autocast on the CPU
+                cfg.optim_wrapper.type = 'AutocastOptimWrapper'
 
     cfg.resume = args.resume
 

@@ -39,3 +39,19 @@ def test_forward_runs_in_bfloat16_and_updates_float32_params():
 def test_rejects_unknown_dtype():
     with pytest.raises(ValueError, match='dtype'):
         AutocastOptimWrapper(dtype='int8', optimizer=torch.optim.SGD(_Net().parameters(), lr=1))
+
+
+def test_float32_turns_autocast_off():
+    net = _Net()
+    wrapper = OPTIM_WRAPPERS.build(
+        dict(type='AutocastOptimWrapper', dtype='float32',
+             optimizer=torch.optim.SGD(net.parameters(), lr=0.1)))
+    with wrapper.optim_context(net):
+        assert net(torch.randn(2, 8)).dtype == torch.float32
+
+
+def test_cuda_without_bfloat16_falls_back_to_float32(monkeypatch):
+    wrapper = AutocastOptimWrapper(optimizer=torch.optim.SGD(_Net().parameters(), lr=1))
+    monkeypatch.setattr(torch.cuda, 'is_bf16_supported', lambda *a, **k: False)
+    assert not wrapper._enabled('cuda')
+    assert wrapper._enabled('cpu')

@@ -5,6 +5,9 @@ Full size (default): the paper-like configs (Swin-B window 12, bert-base-uncased
 batch 2), built from the configs' architecture without pretrained weights (the BERT
 architecture comes from mmrrsis' offline table; no files or network needed). ``--small``
 swaps in a tiny Swin and a tiny offline BERT at 64x64 to check that the script works.
+Models, batches and the training step are those of ``benchmark.py`` (the configs' fast path,
+or the float32 eager baseline with ``--float32``); ``benchmark.py CONFIG`` compares the two
+paths of one config.
 
 Example::
 
@@ -13,22 +16,20 @@ Example::
     python tools/analysis_tools/benchmark_btdnet.py --params-only
 """
 import argparse
-import copy
 import os.path as osp
+import sys
 import tempfile
-import time
 
 import torch
 from mmengine.config import Config
-from mmengine.structures import PixelData
-from mmseg.registry import MODELS
-from mmseg.structures import SegDataSample
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+import benchmark as bm  # noqa: E402  (tools/analysis_tools/benchmark.py)
+
+ROOT = bm.ROOT
 CONFIGS = dict(
     LAVT='configs/lavt/lavt_swin-b-w12_bert-base_4xb8-40e_rrsisd-480x480.py',
     BTDNet='configs/btdnet/btdnet_swin-b-w12_bert-base_4xb2-40e_rrsisd-480x480.py')
-TEXTS = ['the storage tank on the left of the road', 'a white vehicle near the building']
 
 
 def parse_args():
@@ -42,25 +43,13 @@ def parse_args():
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--params-only', action='store_true',
                         help='count parameters only (no forward; no tokenizer needed)')
+    parser.add_argument('--float32', action='store_true',
+                        help="time the float32 eager path instead of the configs' fast path")
     parser.add_argument('--tokenizer', default=None,
-                        help='tokenizer directory for the full-size text encoder, e.g. the '
-                        'MiniLM package directory (same uncased vocabulary) when '
-                        'bert-base-uncased is not in the Hugging Face cache')
+                        help='tokenizer directory for the full-size text encoder (default: '
+                        'the MiniLM package directory, the same uncased vocabulary, when '
+                        'bert-base-uncased is not in the Hugging Face cache)')
     return parser.parse_args()
-
-
-def _strip_pretrained(cfg):
-    if isinstance(cfg, dict):
-        for key in list(cfg):
-            if key == 'init_cfg':
-                cfg[key] = None
-            elif key == 'pretrained':
-                cfg[key] = False
-            else:
-                _strip_pretrained(cfg[key])
-    elif isinstance(cfg, list):
-        for c in cfg:
-            _strip_pretrained(c)
 
 
 def _shrink(cfg, text_dir):
@@ -78,53 +67,33 @@ def _shrink(cfg, text_dir):
     cfg.data_preprocessor.size = (64, 64)
 
 
-def build(name, small, text_dir, device, tokenizer=None):
-    cfg = copy.deepcopy(Config.fromfile(osp.join(ROOT, CONFIGS[name])).model)
-    _strip_pretrained(cfg)
-    if tokenizer:
-        cfg.text_encoder.tokenizer_path = tokenizer
-    cfg.decode_head.norm_cfg = dict(type='BN', requires_grad=True)  # no process group
-    if small:
-        _shrink(cfg, text_dir)
-    model = MODELS.build(cfg)
-    model.init_weights()
-    return model.to(device).train()
+def build(name, args, text_dir):
+    """The model of ``CONFIGS[name]`` (random weights) and the benchmark settings."""
+    cfg = Config.fromfile(osp.join(ROOT, CONFIGS[name]))
+    if args.small:
+        _shrink(cfg.model, text_dir)
+    bargs = bm.parse_args([CONFIGS[name], '--img-size', str(64 if args.small else args.size)]
+                          + (['--tokenizer', args.tokenizer] if args.tokenizer else []))
+    base_cfg, fast_cfg, size = bm.prepare(cfg, bargs)
+    settings = bm.fast_settings(cfg, 'train', args.device)
+    model = bm.build_model(base_cfg if args.float32 else fast_cfg, args.device)
+    return model.train(), settings, size
 
 
-def batch(size, n, device):
-    inputs = torch.rand(n, 3, size, size, device=device) * 255
-    samples = []
-    for i in range(n):
-        s = SegDataSample(metainfo=dict(img_shape=(size, size), ori_shape=(size, size),
-                                        pad_shape=(size, size), text=TEXTS[i % len(TEXTS)]))
-        gt = torch.zeros(1, size, size, dtype=torch.long, device=device)
-        gt[:, size // 4:size // 2, size // 4:size // 2] = 1
-        s.gt_sem_seg = PixelData(data=gt)
-        samples.append(s)
-    return inputs, samples
-
-
-def step_time(model, inputs, samples, repeat, warmup, device):
-    optim = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-6)
-
-    data = model.data_preprocessor(dict(inputs=list(inputs), data_samples=samples), True)
-
-    def step():
-        optim.zero_grad()
-        losses = model(**data, mode='loss')
-        sum(v for k, v in losses.items() if 'loss' in k).backward()
-        optim.step()
-
-    for _ in range(warmup):
+def step_time(model, settings, size, args):
+    """Seconds per forward + backward + AdamW step (the config's fast path unless
+    ``--float32``), measured with benchmark.py's step."""
+    import time
+    data = bm.make_batch(model, size, args.batch, args.device)
+    step = bm.make_train_step(model, data, settings, args.device, not args.float32)
+    for _ in range(args.warmup):
         step()
-    if device.startswith('cuda'):
-        torch.cuda.synchronize()
+    bm._sync(args.device)
     start = time.perf_counter()
-    for _ in range(repeat):
+    for _ in range(args.repeat):
         step()
-    if device.startswith('cuda'):
-        torch.cuda.synchronize()
-    return (time.perf_counter() - start) / repeat
+    bm._sync(args.device)
+    return (time.perf_counter() - start) / args.repeat
 
 
 def count(module):
@@ -142,13 +111,12 @@ def main():
         if args.small:
             from mmrrsis.testing import make_tiny_bert
             text_dir = make_tiny_bert(osp.join(tmp, 'bert'))
-        inputs, samples = batch(size, args.batch, args.device)
         rows = {}
         for name in CONFIGS:
-            model = build(name, args.small, text_dir, args.device, args.tokenizer)
+            model, settings, size = build(name, args, text_dir)
             torch.manual_seed(0)
             seconds = float('nan') if args.params_only else step_time(
-                model, inputs, samples, args.repeat, args.warmup, args.device)
+                model, settings, size, args)
             rows[name] = dict(
                 total=count(model), text=count(model.text_encoder),
                 train_only=count(getattr(model, 'loss_dmols', None)), seconds=seconds)
@@ -156,7 +124,8 @@ def main():
             if args.device.startswith('cuda'):
                 torch.cuda.empty_cache()
     timing = 'parameters only' if args.params_only else \
-        f'{args.repeat} timed forward+backward+AdamW steps'
+        f"{args.repeat} timed forward+backward+AdamW steps, " + (
+            'float32 eager' if args.float32 else "the configs' fast path")
     print(f'input {size}x{size}, batch {args.batch}, device {args.device}, {timing}')
     print(f"{'model':<8}{'params (M)':>12}{'w/o text (M)':>14}{'train-only (M)':>16}"
           f"{'s / step':>10}")

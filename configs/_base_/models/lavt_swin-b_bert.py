@@ -15,11 +15,15 @@ checkpoint_file = 'pretrain/swin_base_patch4_window12_384_22k.pth'
 model = dict(
     type='RRSISEncoderDecoder',
     data_preprocessor=data_preprocessor,
+    # fused attention kernels (same values up to float rounding, same parameters); 'eager'
+    # runs the reference codes' matrix products (docs/en/benchmark.md)
+    attn_impl='sdpa',
     text_encoder=dict(
         type='HFTextEncoder',
         name_or_path='bert-base-uncased',  # or a local directory holding the HF files
         max_tokens=20,
         pretrained=True,
+        attn_implementation='sdpa',
         trainable_layers=(0, 10)),  # the reference optimises BERT layers 0-9 only
     backbone=dict(
         type='LAVTSwinTransformer',

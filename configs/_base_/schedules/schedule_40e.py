@@ -1,9 +1,13 @@
 # LAVT's recipe: AdamW (lr 5e-5, wd 1e-2; no decay for the backbone's norms, absolute position
 # embedding and relative position bias tables), poly decay (power 0.9) per iteration, 40 epochs,
 # validation every epoch, best checkpoint by oIoU.
+# The fast path (docs/en/benchmark.md): the training forward under bfloat16 autocast (CPU and
+# GPUs since Ampere; parameters, gradients and AdamW states stay float32) and the fused AdamW
+# kernel. The float32 path: --cfg-options optim_wrapper.dtype=float32.
 optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=5e-5, betas=(0.9, 0.999), weight_decay=0.01),
+    type='AutocastOptimWrapper',
+    dtype='bfloat16',
+    optimizer=dict(type='AdamW', lr=5e-5, betas=(0.9, 0.999), weight_decay=0.01, fused=True),
     paramwise_cfg=dict(
         custom_keys={
             # substring match, as mmseg's Swin configs: every parameter whose name contains

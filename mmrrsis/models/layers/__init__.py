@@ -1,4 +1,6 @@
 # Copyright (c) mmrrsis contributors. All rights reserved.
+from .attention import (ATTN_IMPLS, SwitchableWindowMSA, check_attn_impl, sdpa,
+                        set_attn_impl)
 from .bsc import BidirectionalSpatialCorrelation
 from .language_gate import LanguageGate
 from .opab import ChannelModulation, ObjectPositionAlignment
@@ -9,6 +11,7 @@ from .text_mask import LAVT_MASK_VALUE, masked_mean, normalize_text_mask, text_m
 from .various_receptive import VariousReceptive
 
 __all__ = [
+    'ATTN_IMPLS', 'SwitchableWindowMSA', 'check_attn_impl', 'sdpa', 'set_attn_impl',
     'AdaptiveRotatedConv2d', 'BidirectionalSpatialCorrelation', 'ChannelModulation',
     'LAVT_MASK_VALUE', 'LanguageGate', 'RoutingFunction', 'VariousReceptive', 'rotation_matrix',
     'ObjectPositionAlignment', 'PWAM', 'SpatialImageLanguageAttention', 'coordinate_features',

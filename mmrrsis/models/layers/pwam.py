@@ -16,6 +16,7 @@ from torch import Tensor
 
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType
+from .attention import sdpa
 from .position_encoding import coordinate_features
 from .text_mask import LAVT_MASK_VALUE, normalize_text_mask, text_mask_to_bias
 
@@ -61,7 +62,15 @@ class SpatialImageLanguageAttention(BaseModule):
         out_norm (bool): Instance-normalise the output. Defaults to True.
         mask_value (float): Bias magnitude on padding words. Defaults to 1e4.
         init_cfg (dict | list[dict], optional): Initialization config. Defaults to None.
+
+    Attributes:
+        attn_impl (str): ``'eager'`` (the matrix products above, LAVT's order of operations)
+            or ``'sdpa'`` (``A Vl`` through ``scaled_dot_product_attention`` with the padding
+            bias as an additive mask; used when neither weights nor logits are returned). Set
+            it with :func:`~mmrrsis.models.layers.set_attn_impl`. Defaults to ``'eager'``.
     """
+
+    attn_impl = 'eager'
 
     def __init__(self,
                  v_in_channels: int,
@@ -154,6 +163,14 @@ class SpatialImageLanguageAttention(BaseModule):
         """
         x, hw_shape = _to_channels_first(x)  # (B, C_v, N)
         key, value, text_mask = self.text_keys_values(text_feats, text_mask)
+        if self.attn_impl == 'sdpa' and not (return_attn or return_logits):
+            B, N, h = x.shape[0], x.shape[2], self.num_heads
+            query = self.f_query(x).reshape(B, h, self.key_channels // h, N)
+            bias = text_mask_to_bias(text_mask, self.mask_value)[:, None, None, :]
+            out = sdpa(query.transpose(2, 3), key.transpose(2, 3), value.transpose(2, 3), bias,
+                       scale=self.scale)  # (B, h, N, d_v)
+            out = self.W(out.permute(0, 1, 3, 2).reshape(B, self.value_channels, N))
+            return _from_channels_first(out, hw_shape)
         logits = self.logits(self.f_query(x), key, text_mask)  # (B, h, N, L)
         attn = F.softmax(logits, dim=-1)
         out = _from_channels_first(self.aggregate(attn, value), hw_shape)

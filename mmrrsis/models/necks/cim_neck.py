@@ -11,6 +11,7 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType
 from torch import Tensor
 
+from ..layers.attention import sdpa
 from .tmem_neck import scale_aware_gate
 
 
@@ -62,6 +63,8 @@ class CrossScaleAttention(nn.Module):
     grid (H, W).
     """
 
+    attn_impl = 'eager'  # or 'sdpa' (see mmrrsis.models.layers.set_attn_impl)
+
     def __init__(self, dim: int, grid: Tuple[int, int], key_dim: int = 32, num_heads: int = 8,
                  attn_ratio: int = 2) -> None:
         super().__init__()
@@ -99,8 +102,12 @@ class CrossScaleAttention(nn.Module):
         q, k, v = (t.permute(0, 2, 1, 3) for t in (q, k, v))  # (B, h, N, *)
         v0 = v[:, :, :N0].reshape(B, self.dh, H, W)  # memory reinterpretation
         v_conv = self.parallel_conv(F.hardswish(v0)).flatten(2)  # (B, dh, N0)
-        attn = torch.softmax(q @ k.transpose(-2, -1) * self.key_dim**-0.5, dim=-1)
-        out = (attn @ v).transpose(1, 2).reshape(B, -1, N)  # (B, dh, N), reinterpretation
+        if self.attn_impl == 'sdpa':
+            out = sdpa(q, k, v, scale=self.key_dim**-0.5)
+        else:
+            attn = torch.softmax(q @ k.transpose(-2, -1) * self.key_dim**-0.5, dim=-1)
+            out = attn @ v  # (B, h, N, d)
+        out = out.transpose(1, 2).reshape(B, -1, N)  # (B, dh, N), reinterpretation
         out = self.proj(out) + v_conv  # (B, dh, N0)
         out = self.to_out(out.permute(0, 2, 1)).permute(0, 2, 1).reshape(B, C, H, W)
         return self.conv(F.hardswish(self.bn4(out)))

@@ -3,12 +3,15 @@ import inspect
 from contextlib import contextmanager
 from typing import Dict, List, Optional, Sequence, Tuple
 
+import torch
 import torch.nn as nn
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
 from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig, OptSampleList,
                          SampleList, add_prefix)
 from torch import Tensor
+
+from ..layers.attention import check_attn_impl, set_attn_impl
 
 TextFeats = Tuple[Tensor, Tensor]
 
@@ -51,6 +54,12 @@ class RRSISEncoderDecoder(EncoderDecoder):
     bases does the same on the pipeline side). With ``False`` predictions are resized to the
     original size (the original-resolution protocol).
 
+    Inference precision: ``test_cfg.autocast='bfloat16'`` (or ``'float16'``) runs ``inference``
+    (whole and slide, text encoder included) under ``torch.autocast`` on the inputs' device and
+    returns float32 logits; unset (the default of every paper config) it runs in float32, so
+    evaluation reproduces float32 reference numbers. Training precision is the optimizer
+    wrapper's (``AutocastOptimWrapper``).
+
     Args:
         backbone (dict): Backbone config (language-aware or any MMSeg backbone).
         decode_head (dict): Decode head config.
@@ -61,6 +70,12 @@ class RRSISEncoderDecoder(EncoderDecoder):
         data_preprocessor (dict, optional): Usually ``SegDataPreProcessor``.
         pretrained (str, optional): Backbone checkpoint (as in ``EncoderDecoder``).
         init_cfg (dict, optional): Initialization config.
+        attn_impl (str): Attention kernels of the switchable modules (Swin window attention,
+            pixel-word attention, RMSIN's cross-scale attention): ``'eager'`` (plain matrix
+            products, the reference codes' operations) or ``'sdpa'`` (PyTorch's fused
+            ``scaled_dot_product_attention``; the same values up to float rounding, same
+            parameters). See :func:`mmrrsis.models.layers.set_attn_impl`. Defaults to
+            ``'eager'``.
     """
 
     def __init__(self,
@@ -73,7 +88,8 @@ class RRSISEncoderDecoder(EncoderDecoder):
                  test_cfg: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
                  pretrained: Optional[str] = None,
-                 init_cfg: OptMultiConfig = None) -> None:
+                 init_cfg: OptMultiConfig = None,
+                 attn_impl: str = 'eager') -> None:
         super().__init__(
             backbone=backbone,
             decode_head=decode_head,
@@ -86,6 +102,12 @@ class RRSISEncoderDecoder(EncoderDecoder):
             init_cfg=init_cfg)
         self.text_encoder = MODELS.build(text_encoder)
         self._cached_text: Optional[TextFeats] = None
+        autocast = self.test_cfg.get('autocast') if self.test_cfg else None
+        if autocast not in (None, 'bfloat16', 'float16'):
+            raise ValueError(f"test_cfg.autocast must be None, 'bfloat16' or 'float16', got "
+                             f'{autocast!r}')
+        self.attn_impl = check_attn_impl(attn_impl)
+        set_attn_impl(self, attn_impl)
 
     # ------------------------------------------------------------------ text
     def encode_text(self, texts: List[str]) -> TextFeats:
@@ -135,6 +157,13 @@ class RRSISEncoderDecoder(EncoderDecoder):
 
     def inference(self, inputs: Tensor, batch_img_metas: List[dict]) -> Tensor:
         """Whole or slide inference with the texts encoded once for all crops."""
+        autocast = self.test_cfg.get('autocast')
+        if autocast:
+            with torch.autocast(device_type=inputs.device.type, dtype=getattr(torch, autocast)):
+                text = self.text_encoder(texts_from_metas(batch_img_metas))
+                with self._text_cache(text):
+                    logits = super().inference(inputs, batch_img_metas)
+            return logits.float()
         text = self.text_encoder(texts_from_metas(batch_img_metas))
         with self._text_cache(text):
             return super().inference(inputs, batch_img_metas)

@@ -209,6 +209,10 @@ class HFTextEncoder(BaseModule):
             ``dict(num_hidden_layers=2)`` or ``dict(hidden_dropout_prob=0.)``. With
             ``pretrained=True`` the checkpoint is loaded into the overridden architecture
             (e.g. the first layers only). Defaults to None.
+        attn_implementation (str, optional): Attention kernels of the Hugging Face model:
+            ``'eager'`` (plain matrix products) or ``'sdpa'`` (fused
+            ``scaled_dot_product_attention``, same parameters). Defaults to None
+            (transformers' choice, ``'sdpa'`` for BERT-family models).
         init_cfg (dict or list[dict], optional): MMEngine initialisation config; when given,
             :meth:`init_weights` follows it instead of loading ``name_or_path``'s weights.
             Defaults to None.
@@ -230,8 +234,13 @@ class HFTextEncoder(BaseModule):
                  tokenizer_path: Optional[str] = None,
                  model_config: Optional[dict] = None,
                  cache_size: int = 0,
+                 attn_implementation: Optional[str] = None,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        if attn_implementation not in (None, 'eager', 'sdpa'):
+            raise ValueError(f"attn_implementation must be None, 'eager' or 'sdpa', got "
+                             f'{attn_implementation!r}')
+        self.attn_implementation = attn_implementation
         if not isinstance(cache_size, int) or cache_size < 0:
             raise ValueError(f'cache_size must be an int >= 0, got {cache_size!r}')
         if cache_size and not (frozen and frozen_eval):
@@ -258,7 +267,7 @@ class HFTextEncoder(BaseModule):
         if max_pos is not None and max_tokens > max_pos:
             raise ValueError(f'max_tokens={max_tokens} exceeds the {max_pos} position '
                              f'embeddings of {name_or_path!r}')
-        self.model, self._model_kwargs = self._build_model(config)
+        self.model, self._model_kwargs = self._build_model(config, attn_implementation)
         self.out_channels = self.embed_dims = int(config.hidden_size)
         self.num_layers = int(getattr(config, 'num_hidden_layers', 0))
 
@@ -292,15 +301,18 @@ class HFTextEncoder(BaseModule):
             raise OSError(_offline_advice(path, 'config') + f' (original error: {e})') from e
 
     @staticmethod
-    def _build_model(config) -> Tuple[nn.Module, dict]:
+    def _build_model(config, attn_implementation: Optional[str] = None
+                     ) -> Tuple[nn.Module, dict]:
         auto_model = _transformers().AutoModel
         # BERT-like models get no pooler: an unused module whose parameters never receive a
         # gradient (DDP complains). Models without that argument are built as they are.
         kwargs = dict(add_pooling_layer=False)
+        impl = dict(attn_implementation=attn_implementation) if attn_implementation else {}
         try:
-            return auto_model.from_config(config, **kwargs), kwargs
+            model = auto_model.from_config(config, **kwargs, **impl)
         except TypeError:
-            return auto_model.from_config(config), {}
+            model, kwargs = auto_model.from_config(config, **impl), {}
+        return model, {**kwargs, **impl}
 
     def _check_trainable_layers(self, layers) -> Optional[Tuple[int, int]]:
         if layers is None:

@@ -12,5 +12,8 @@ model = dict(
         coord_feats=True,
         # the LAVT head reads no words: the last level's word update would feed nothing
         bidirectional=(True, True, True, False),
-        bsc_cfg=dict(spatial_context='multi_dilation', context_dilations=(1, 2, 3))),
+        # the ladder's rows were trained with BSC under bfloat16 autocast like the rest of the
+        # model; the default (float32 BSC, docs/en/benchmark.md) came after them
+        bsc_cfg=dict(spatial_context='multi_dilation', context_dilations=(1, 2, 3),
+                     float32_under_autocast=False)),
     loss_dmols=None)

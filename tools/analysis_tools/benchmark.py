@@ -26,6 +26,12 @@ Examples::
     python tools/analysis_tools/benchmark.py CONFIG --mode infer --batch-size 2 \\
         --cfg-options model.test_cfg.autocast=bfloat16
     python tools/analysis_tools/benchmark.py CONFIG --device cuda --repeat 20 --warmup 5
+    python tools/analysis_tools/benchmark.py CONFIG --mode data --data-root data/refer \
+        --workers 2 --batch-size 8 --repeat 20
+
+``--mode data`` times the config's training dataloader instead (decode, RLE, resize, packing
+in ``--workers`` processes; the first batch, which starts the workers, is not timed) and
+reports samples per second, to set against the model's consumption (batch / step time).
 """
 import argparse
 import copy
@@ -53,7 +59,10 @@ TEXTS = ['the storage tank on the left of the road', 'a white vehicle near the b
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description='Fast path vs float32 eager baseline of a config')
     p.add_argument('config')
-    p.add_argument('--mode', choices=['train', 'infer'], default='train')
+    p.add_argument('--mode', choices=['train', 'infer', 'data'], default='train',
+                   help="'data': throughput of the config's training dataloader")
+    p.add_argument('--workers', type=int, default=2, help="dataloader workers ('data' mode)")
+    p.add_argument('--data-root', default=None, help="data_root of the training set ('data')")
     p.add_argument('--batch-size', type=int, default=1)
     p.add_argument('--repeat', type=int, default=3, help='timed steps of each path')
     p.add_argument('--warmup', type=int, default=1, help='untimed steps of each path first')
@@ -498,10 +507,45 @@ def report(r: dict) -> None:
     print(line)
 
 
+def run_data(args) -> dict:
+    """Samples per second of the config's training dataloader."""
+    from mmengine.runner import Runner
+    cfg = load_config(args)
+    loader_cfg = copy.deepcopy(cfg.train_dataloader)
+    if args.data_root:
+        loader_cfg.dataset.data_root = args.data_root
+    loader_cfg.update(batch_size=args.batch_size, num_workers=args.workers,
+                      persistent_workers=args.workers > 0)
+    loader = Runner.build_dataloader(loader_cfg, seed=args.seed)
+    it = iter(loader)
+    next(it)  # starts the workers
+    batches = min(args.repeat, len(loader) - 1)
+    if batches < 1:
+        raise ValueError(f'the training set gives {len(loader)} batches of {args.batch_size}; '
+                         'need at least 2')
+    start = time.perf_counter()
+    samples = 0
+    for _ in range(batches):
+        samples += len(next(it)['inputs'])
+    seconds = time.perf_counter() - start
+    return dict(config=osp.relpath(osp.abspath(args.config), ROOT), mode='data',
+                batch_size=args.batch_size, workers=args.workers, batches=batches,
+                samples=samples, samples_per_s=samples / seconds,
+                ms_per_sample=1000 * seconds / samples,
+                dataset=type(loader.dataset).__name__)
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     os.environ.setdefault('HF_HUB_OFFLINE', '1')
+    if args.mode == 'data':
+        r = run_data(args)
+        print(f"{r['config']} | training dataloader ({r['dataset']}) | {r['workers']} workers "
+              f"| batch {r['batch_size']}: {r['samples_per_s']:.1f} samples/s "
+              f"({r['ms_per_sample']:.1f} ms per sample over {r['samples']} samples)")
+        print(json.dumps(r))
+        return 0
     if args.memory_probe:
         print(json.dumps(dict(peak_gb=memory_probe(args))))
         return 0

@@ -82,6 +82,11 @@ class BidirectionalSpatialCorrelation(BaseModule):
         coord_feats (bool): Give PWAM's visual projection the normalised pixel coordinates
             (``PWAM(coord_feats=True)``, an mmrrsis switch). Defaults to False.
         dropout (float): Dropout inside PWAM. Defaults to 0.
+        float32_under_autocast (bool): Run the whole module in float32 inside a bfloat16 /
+            float16 autocast region. The stage-by-stage word update compounds rounding: with
+            it in bfloat16 the gradients of one full-size BTDNet step agree with float32 only
+            to a cosine of 0.95 (0.99+ for LAVT, FIANet); in float32 they agree again
+            (docs/en/benchmark.md). Defaults to True.
         init_cfg (dict | list[dict], optional): Initialization config. Defaults to None.
     """
 
@@ -99,8 +104,10 @@ class BidirectionalSpatialCorrelation(BaseModule):
                  text_norm: bool = False,
                  coord_feats: bool = False,
                  dropout: float = 0.0,
+                 float32_under_autocast: bool = True,
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
+        self.float32_under_autocast = float32_under_autocast
         if spatial_context not in SPATIAL_CONTEXTS:
             raise ValueError(f'spatial_context must be one of {SPATIAL_CONTEXTS}, '
                              f'got {spatial_context!r}')
@@ -274,6 +281,14 @@ class BidirectionalSpatialCorrelation(BaseModule):
             - text_feats (Tensor): (B, L, C_t) the updated words ``L'`` (unchanged when not
               bidirectional).
         """
+        device = x.device.type
+        if self.float32_under_autocast and torch.is_autocast_enabled(device):
+            with torch.autocast(device_type=device, enabled=False):
+                return self._forward(x.float(), hw_shape, text_feats.float(), text_mask)
+        return self._forward(x, hw_shape, text_feats, text_mask)
+
+    def _forward(self, x: Tensor, hw_shape: Tuple[int, int], text_feats: Tensor,
+                 text_mask: Optional[Tensor]) -> Tuple[Tensor, Tensor, Tensor]:
         if self.unfold:
             return self._unfold_multi_forward(x, hw_shape, text_feats, text_mask)
         pwam = self.pwam

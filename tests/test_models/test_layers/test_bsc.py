@@ -115,7 +115,8 @@ def test_spatial_context_runs_in_float32_under_bfloat16_autocast():
     """The depth-wise context convs leave autocast (NaN weight gradients on the CPU in bf16)."""
     x, text, mask = _inputs()
     bsc = BidirectionalSpatialCorrelation(C, text_channels=CT, num_heads=2,
-                                          spatial_context='multi_dilation')
+                                          spatial_context='multi_dilation',
+                                          float32_under_autocast=False)
     bsc.init_weights()
     _randomize(bsc)
     seen = []
@@ -245,3 +246,24 @@ def test_unfold_multi_gradients_and_kernel_one_is_pwam():
     with pytest.raises(ValueError, match='odd'):
         BidirectionalSpatialCorrelation(C, text_channels=CT, spatial_context='unfold_multi',
                                         visual_kernels=(2, ))
+
+
+@pytest.mark.parametrize('context', ['multi_dilation', 'unfold_multi'])
+def test_float32_under_autocast_gives_the_float32_result(context):
+    """By default BSC leaves a bfloat16 autocast region: the same values as in float32, bit
+    for bit; with the switch off it runs in bfloat16 and differs."""
+    x, text, mask = _inputs()
+    bsc = BidirectionalSpatialCorrelation(C, text_channels=CT, num_heads=2,
+                                          spatial_context=context)
+    bsc.init_weights()
+    _randomize(bsc)
+    ref = bsc(x, (H, W), text, mask)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        got = bsc(x, (H, W), text, mask)
+    for a, b in zip(got, ref):
+        assert a.dtype == torch.float32
+        assert torch.equal(a, b)
+    bsc.float32_under_autocast = False
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        low = bsc(x, (H, W), text, mask)
+    assert not torch.equal(low[1].float(), ref[1])

@@ -158,9 +158,10 @@ class TBTDHead(BaseDecodeHead):
             {s: mlp() for s in streams if not (s == 'bg' and bg_query == 'learned')})
         self.query_embed = nn.Parameter(torch.zeros(len(streams), channels))
         self.coord_proj = nn.Conv2d(2, channels, 1) if coord_feats else None
+        # sequence-first (see _decode_queries): the same parameters as batch_first=True
         self.query_decoder = nn.TransformerDecoderLayer(
             channels, query_heads, dim_feedforward=4 * channels, dropout=0.0,
-            batch_first=True) if query_decoder else None
+            batch_first=False) if query_decoder else None
 
     def init_weights(self) -> None:
         super().init_weights()
@@ -199,13 +200,18 @@ class TBTDHead(BaseDecodeHead):
         ], 1)
         queries = queries + self.query_embed.unsqueeze(0)  # (B, S, C)
         if self.query_decoder is not None:
-            memory = d.flatten(2).transpose(1, 2)
+            # (N, B, C) contiguous: with a transposed memory the attention's key/value
+            # projections run as a batched product over an expanded weight, which under
+            # bfloat16 autocast on the CPU copies it once per pixel (3.5 GB at 480x480)
+            memory = d.flatten(2).permute(2, 0, 1).contiguous()
+            q = queries.transpose(0, 1)  # (S, B, C)
             if self.bg_query == 'learned' and len(self.streams) > 1:
                 # each query refined alone: no self-attention from the text-aware fg query
-                queries = torch.cat([self.query_decoder(queries[:, k:k + 1], memory)
-                                     for k in range(len(self.streams))], dim=1)
+                q = torch.cat([self.query_decoder(q[k:k + 1], memory)
+                               for k in range(len(self.streams))], dim=0)
             else:
-                queries = self.query_decoder(queries, memory)
+                q = self.query_decoder(q, memory)
+            queries = q.transpose(0, 1)  # (B, S, C)
         scale = d.shape[1]**-0.5
         z = [
             torch.einsum('bc,bchw->bhw', queries[:, k], self.towers[s](d)).unsqueeze(1) * scale

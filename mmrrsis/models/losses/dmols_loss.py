@@ -109,7 +109,7 @@ class DMOLSLoss(BaseModule):
         self.decoder = nn.TransformerDecoder(
             nn.TransformerDecoderLayer(
                 embed_dims, num_heads, dim_feedforward=ffn_ratio * embed_dims, dropout=0.0,
-                batch_first=True), num_layers)
+                batch_first=False), num_layers)  # sequence-first, see reconstruct()
         if target == 'feature':
             self.out_proj = nn.Linear(embed_dims, text_dim)
         else:
@@ -142,9 +142,12 @@ class DMOLSLoss(BaseModule):
             Tensor: (B, L, C_t) reconstructed features (``'feature'``) or (B, L, V)
             vocabulary logits (``'token'``).
         """
-        mem = self.memory_proj(memory.flatten(2).transpose(1, 2))  # (B, N, D)
+        # sequence-first and contiguous, (N, B, D) / (L, B, D): a transposed memory makes the
+        # attention's key/value projections a batched product over an expanded weight
+        mem = self.memory_proj(memory.flatten(2).permute(2, 0, 1))  # (N, B, D)
         padding = None if query_mask is None else ~query_mask.bool()
-        h = self.decoder(self.query_proj(query_feats), mem, tgt_key_padding_mask=padding)
+        h = self.decoder(self.query_proj(query_feats.transpose(0, 1)), mem,
+                         tgt_key_padding_mask=padding).transpose(0, 1)  # (B, L, D)
         if self.target == 'feature':
             return self.out_proj(h)
         h = self.transform(h)  # (B, L, C_t)

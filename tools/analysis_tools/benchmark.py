@@ -285,6 +285,8 @@ def make_train_step(model: nn.Module, data: dict, settings: dict, device: str,
         loss = sum(v for k, v in losses.items() if 'loss' in k)
         loss.backward()
         optim.step()
+        # free the gradients now: the other path's step must not run beside them
+        optim.zero_grad(set_to_none=True)
         return float(loss.detach())
 
     return step
@@ -436,6 +438,7 @@ def run(args, argv: List[str]) -> dict:
         g_fast = gradients(fast, fast_data, device, settings['dtype'], args.seed)
         result['grad_cosine'] = float(torch.nn.functional.cosine_similarity(
             g_base.double(), g_fast.double(), dim=0))  # float64: 1e8 terms
+        del g_base, g_fast
         steps = dict(baseline=make_train_step(baseline, data, settings, device, False),
                      fast=make_train_step(fast, fast_data, settings, device, True))
     else:

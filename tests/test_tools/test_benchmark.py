@@ -78,3 +78,27 @@ def test_baseline_config_turns_every_fast_switch_off():
     settings = benchmark.fast_settings(cfg, 'train', 'cpu')
     assert settings['dtype'] == 'bfloat16' and settings['fused']
     assert benchmark.fast_settings(cfg, 'infer', 'cpu')['dtype'] is None
+
+
+def _all_configs():
+    import glob
+    return sorted(osp.relpath(p, benchmark.ROOT) for p in glob.glob(
+        osp.join(benchmark.ROOT, 'configs', '*', '*.py')) if '_base_' not in p)
+
+
+@pytest.mark.parametrize('config', _all_configs())
+def test_every_config_has_both_paths(config):
+    """The tool's preparation (offline text encoder, both model configs, the fast settings)
+    works for every config; each path builds in test_config.py."""
+    args = benchmark.parse_args([osp.join(benchmark.ROOT, config)])
+    cfg = benchmark.load_config(args)
+    base, fast, size = benchmark.prepare(cfg, args)
+    assert base['attn_impl'] == 'eager' and size > 0
+    for text in benchmark._text_encoders(base):
+        assert text['attn_implementation'] == 'eager' and text['pretrained'] is False
+    for mode in ('train', 'infer'):
+        settings = benchmark.fast_settings(cfg, mode, 'cpu')
+        assert settings['dtype'] in (None, 'bfloat16', 'float16', 'float32')
+    if '480x480' in config:  # the paper configs train on the fast path
+        assert fast['attn_impl'] == 'sdpa'
+        assert benchmark.fast_settings(cfg, 'train', 'cpu')['dtype'] == 'bfloat16'

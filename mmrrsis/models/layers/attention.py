@@ -77,7 +77,7 @@ class SwitchableWindowMSA(WindowMSA):
     attn_impl = 'eager'
 
     def forward(self, x: Tensor, mask: Optional[Tensor] = None) -> Tensor:
-        """x (num_windows * B, N, C), mask (num_windows, N, N) or None -> (num_windows * B, N, C)."""
+        """x (nW * B, N, C), mask (nW, N, N) or None -> (nW * B, N, C)."""
         if self.attn_impl == 'eager':
             return super().forward(x, mask)
         B, N, C = x.shape

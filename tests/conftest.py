@@ -11,3 +11,13 @@ import pytest  # noqa: E402
 def _register_all_modules():
     from mmrrsis.utils import register_all_modules
     register_all_modules()
+
+
+@pytest.fixture(scope='module')
+def one_thread():
+    """Tiny tensors gain nothing from intra-op threads; on a shared CPU they cost 5-10x."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

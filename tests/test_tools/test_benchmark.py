@@ -6,7 +6,6 @@ import os.path as osp
 import sys
 
 import pytest
-import torch
 
 TOOLS = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'tools',
                  'analysis_tools')
@@ -18,12 +17,7 @@ KEYS = {'config', 'mode', 'batch_size', 'baseline_s', 'fast_s', 'ratio', 'baseli
         'fast_peak_gb'}
 
 
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 def _last_json(capsys) -> dict:

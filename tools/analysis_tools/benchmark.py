@@ -85,21 +85,6 @@ def parse_args(argv=None):
 
 
 # ---------------------------------------------------------------------------- configs
-def _strip_pretrained(cfg) -> None:
-    """Remove every pretrained-weight reference (random init, nothing read from disk)."""
-    if isinstance(cfg, dict):
-        for key in list(cfg):
-            if key == 'init_cfg':
-                cfg[key] = None
-            elif key == 'pretrained':
-                cfg[key] = False if isinstance(cfg[key], bool) else None
-            else:
-                _strip_pretrained(cfg[key])
-    elif isinstance(cfg, (list, tuple)):
-        for c in cfg:
-            _strip_pretrained(c)
-
-
 def _replace_sync_bn(cfg) -> None:
     if isinstance(cfg, dict):
         if cfg.get('type') == 'SyncBN':
@@ -198,8 +183,9 @@ def _tokenizer_fallback(text_cfg: dict, tokenizer: Optional[str]) -> None:
 
 def prepare(cfg: Config, args) -> Tuple[dict, dict, int]:
     """Model configs of both paths, and the input size."""
+    from mmrrsis.apis.inferencer import RRSISInferencer
     model_cfg = copy.deepcopy(cfg.model)
-    _strip_pretrained(model_cfg)
+    RRSISInferencer._strip_pretrained(model_cfg)  # random weights: read no files
     _replace_sync_bn(model_cfg)
     for text in _text_encoders(model_cfg):
         text['pretrained'] = False

@@ -11,12 +11,7 @@ from mmrrsis.models.layers import (PWAM, SpatialImageLanguageAttention, Switchab
 from mmrrsis.models.necks.cim_neck import CrossScaleAttention
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 def _text(B=3, L=7, C=24, seed=0):

@@ -20,12 +20,7 @@ SYNTH = ['lavt/lavt_swin-tiny_minilm_1xb16-2k_synth-128x128.py',
          'btdnet/btdnet_swin-tiny_minilm_1xb16-2k_synth-128x128.py']
 
 
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 @pytest.fixture(scope='module')

@@ -96,16 +96,17 @@ def _replace_sync_bn(cfg) -> None:
             _replace_sync_bn(c)
 
 
-def _set_everywhere(cfg, key: str, value, only_if_present: bool = True) -> None:
+def _set_everywhere(cfg, key: str, value) -> None:
+    """Set ``key`` to ``value`` in every (nested) dict that has it."""
     if isinstance(cfg, dict):
-        if key in cfg or not only_if_present:
+        if key in cfg:
             cfg[key] = value
         for k, v in cfg.items():
             if k != key:
-                _set_everywhere(v, key, value, only_if_present)
+                _set_everywhere(v, key, value)
     elif isinstance(cfg, (list, tuple)):
         for c in cfg:
-            _set_everywhere(c, key, value, only_if_present)
+            _set_everywhere(c, key, value)
 
 
 def _text_encoders(model_cfg: dict) -> List[dict]:
@@ -197,7 +198,6 @@ def prepare(cfg: Config, args) -> Tuple[dict, dict, int]:
         size = (pre.get('size') or (480, 480))[0]
     if pre:
         pre['size'] = (size, size)
-    # the MMSeg decoder's BN needs batch statistics for batch 1 too: keep them in train mode
     return baseline_model_cfg(model_cfg), model_cfg, size
 
 

@@ -1,15 +1,18 @@
 # Copyright (c) mmrrsis contributors. All rights reserved.
 """The synthetic LGCE and FIANet configs train for a few iterations through the Runner
-(in-process, shrunk to 64 px and a tiny offline BERT)."""
+(in-process, shrunk to 64 px and a tiny offline BERT); their ladder rows learn everywhere."""
 import os.path as osp
 
 import pytest
 import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
+from mmengine.structures import PixelData
 
 from mmrrsis.datasets.synthetic import generate_synthetic_dataset
 from mmrrsis.testing import make_tiny_bert
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
 
 CONFIG_ROOT = osp.join(osp.dirname(__file__), '..', '..', '..', 'configs')
 CONFIGS = ['lgce/lgce_swin-tiny_minilm_1xb16-2k_synth-128x128.py',
@@ -64,3 +67,40 @@ def test_synthetic_config_trains(assets, config, tmp_path):
     metrics = runner.message_hub.get_info('eval_oIoU', None)
     scalars = runner.message_hub.log_scalars
     assert metrics is not None or any('oIoU' in k for k in scalars)
+
+
+NECK_CONFIGS = ['lgce/lgce-neck_r18-coord_minilm-frozen_1xb16-1.5k_synth-128x128.py',
+                'fianet/fianet-neck_r18-coord_minilm-frozen_1xb16-1.5k_synth-128x128.py']
+
+
+@pytest.mark.parametrize('config', NECK_CONFIGS, ids=lambda c: c.split('/')[0] + '-neck')
+def test_ladder_comparison_rows_learn_everywhere(assets, config):
+    """The FIANet / LGCE rows of the BTDNet ladder (their language parts as a SequentialNeck
+    on the ladder's ResNet-18): one loss step reaches every trainable parameter."""
+    _, bert = assets
+    cfg = Config.fromfile(osp.join(CONFIG_ROOT, config))
+    cfg.model.text_encoder.update(name_or_path=bert)
+    for sub in cfg.model.neck.necks:
+        sub.update({'text_dim' if 'text_dim' in sub else 'text_channels': 32})
+    cfg.model.data_preprocessor.size = (SIZE, SIZE)
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    model.train()
+    samples = []
+    for text in ('the small storage tank on the left', 'the large storage tank at the top'):
+        s = SegDataSample(metainfo=dict(text=text, img_shape=(SIZE, SIZE),
+                                        ori_shape=(SIZE, SIZE), pad_shape=(SIZE, SIZE)))
+        s.gt_sem_seg = PixelData(data=(torch.rand(1, SIZE, SIZE) > 0.7).long())
+        samples.append(s)
+    losses = model.loss(torch.randn(2, 3, SIZE, SIZE), samples)
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    assert not any(n.startswith('text_encoder.') for n in trainable)  # frozen, as the row
+    assert not [n for n in trainable if dict(model.named_parameters())[n].grad is None]
+    # ResNet's zero-initialised residual BNs hold the backbone's grads at 0 on step one;
+    # every part of the neck and the head receives a non-zero gradient
+    dead = [n for n, p in model.named_parameters() if p.requires_grad and
+            not n.startswith('backbone.') and not p.grad.abs().sum()]
+    assert not dead
+    assert any(n.startswith('neck.necks.1.') for n in trainable)

@@ -3,7 +3,7 @@
 # coordinates + LAVT head, frozen MiniLM-L6, 600-1,500 iterations) with LAVT's late PWAM
 # replaced by FIANet's FIAM (PWAM + gate + object-position alignment + channel modulation,
 # `FIAMFusionNeck`), followed by one TMEM block, and the decoupled object / position texts of
-# `DecoupledTextEncoder` (three passes of the frozen encoder, not cached). Loss as FIANet and
+# `DecoupledTextEncoder` (frozen and cached like row 0's encoder). Loss as FIANet and
 # row 0: 0.9 weighted CE + 0.1 Dice. Late fusion on a plain backbone is an mmrrsis design for
 # an equal-recipe comparison, not FIANet's architecture (FIAM inside Swin:
 # fianet_swin-tiny_minilm_1xb16-2k_synth-128x128.py).
@@ -11,7 +11,7 @@ _base_ = ['../btdnet/btdnet-neck-abl0-lavt_r18-coord_minilm-frozen_1xb16-1.5k_sy
 model = dict(
     type='FIANetEncoderDecoder',
     text_encoder=dict(type='DecoupledTextEncoder', object_categories='synth',
-                      position_rule='reference', cache_size=0),
+                      position_rule='reference'),
     neck=dict(
         _delete_=True,
         type='SequentialNeck',

@@ -103,3 +103,32 @@ def test_reference_position_rule_marks_relational_phrases(tmp_path):
     with pytest.raises(ValueError, match='position_rule'):
         MODELS.build(dict(type='DecoupledTextEncoder', name_or_path=path, pretrained=False,
                           position_rule='nltk'))
+
+
+def test_feature_cache_equals_plain_call(tmp_path):
+    path = make_tiny_bert(str(tmp_path / 'bert'), vocab=VOCAB)
+    kw = dict(type='DecoupledTextEncoder', name_or_path=path, max_tokens=12,
+              object_categories='rrsisd', position_rule='reference', frozen=True)
+    plain = MODELS.build(kw)
+    cached = MODELS.build(dict(kw, cache_size=3))
+    plain.init_weights()
+    cached.load_state_dict(plain.state_dict())
+    plain.eval()
+    cached.eval()
+    calls = []
+    cached.model.register_forward_pre_hook(lambda m, a, k: calls.append(k['input_ids'].shape[0]),
+                                           with_kwargs=True)
+    batch = ['the vehicle on the left', 'a tennis court near the road', 'the vehicle on the left']
+    out = cached(batch)
+    assert isinstance(out, DecoupledText)
+    assert calls == [6]  # two distinct expressions, three rows each, one call
+    ref = plain(batch)
+    for name, a, b in zip(DecoupledText._fields, out, ref):
+        assert a.dtype == b.dtype, name
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6, msg=name)
+    cached(['a tennis court near the road', 'the vehicle on the left'])
+    assert calls == [6]  # all from the cache
+    cached(['the bridge', 'the tanks'])
+    assert len(cached._cache) == 3 and 'the tanks' in cached._cache
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        assert cached(['the bridge']).object_feats.dtype == torch.float32

@@ -54,6 +54,8 @@ LADDERS: Dict[str, List[Tuple[str, str, List[str]]]] = {
          []),
         ('3f +D-MOLS side_branch, feature', f'{BT}btdnet-neck_{_R18}', []),
         ('3t +D-MOLS side_branch, token', f'{BT}btdnet-neck-dmols-token_{_R18}', []),
+        ('3fl +D-MOLS side_branch, feature, learned bg query',
+         f'{BT}btdnet-neck-learnedbg_{_R18}', []),
         ('3s +D-MOLS single_pass (old)', f'{BT}btdnet-neck-dmols-singlepass_{_R18}', []),
         # comparison rows: the other methods' language parts on the same backbone and recipe
         ('fianet FIANet (FIAM neck + TMEM)', f'configs/fianet/fianet-neck_{_R18}', []),

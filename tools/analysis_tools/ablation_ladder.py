@@ -60,6 +60,7 @@ LADDERS: Dict[str, List[Tuple[str, str, List[str]]]] = {
         # comparison rows: the other methods' language parts on the same backbone and recipe
         ('fianet FIANet (FIAM neck + TMEM)', f'configs/fianet/fianet-neck_{_R18}', []),
         ('lgce LGCE (PWAM neck + LGCE)', f'configs/lgce/lgce-neck_{_R18}', []),
+        ("lgce-ce LGCE with LGCE's loss (CE only)", f'configs/lgce/lgce-neck-celoss_{_R18}', []),
     ],
 }
 METRICS = ('oIoU', 'mIoU', 'Pr@0.5', 'Pr@0.6', 'Pr@0.7', 'Pr@0.8', 'Pr@0.9',

@@ -22,7 +22,7 @@ from mmrrsis.utils.text import (
     spans_to_token_mask,
 )
 
-from .hf_text_encoder import HFTextEncoder, _check_texts
+from .hf_text_encoder import HFTextEncoder
 
 #: Named category vocabularies for ``object_categories``.
 CATEGORY_VOCABULARIES = {
@@ -150,7 +150,7 @@ class DecoupledTextEncoder(HFTextEncoder):
             position_feats, position_mask)``, features (B, L, C), masks (B, L).
         """
         if self.cache_size:
-            return self._forward_cached_decoupled(texts)
+            return DecoupledText(*self._forward_cached(texts, self._encode_decoupled))
         return self._encode_decoupled(texts)
 
     def _encode_decoupled(self, texts: Sequence[str]) -> DecoupledText:
@@ -167,29 +167,6 @@ class DecoupledTextEncoder(HFTextEncoder):
             None if token_types is None else token_types.repeat(3, 1))  # (3B, L, C)
         feats_c, feats_g, feats_s = feats.split(B)
         return DecoupledText(feats_c, context, feats_g, objects, feats_s, position)
-
-    def _forward_cached_decoupled(self, texts: Sequence[str]) -> DecoupledText:
-        """:meth:`forward` through the feature cache (``cache_size > 0``, a fixed encoder):
-        the three feature rows and three masks of each expression are kept per string."""
-        _check_texts(texts)
-        param = next(self.model.parameters())
-        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
-        if missing:
-            with torch.no_grad():
-                out = self._encode_decoupled(missing)
-            for i, text in enumerate(missing):  # autocast may have given bf16 features
-                self._cache[text] = tuple(
-                    t[i].float() if t.is_floating_point() else t[i] for t in out)
-        for text in texts:
-            self._cache.move_to_end(text)
-        entries = [self._cache[t] for t in texts]
-        while len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
-        fields = []
-        for k in range(len(DecoupledText._fields)):
-            field = torch.stack([e[k] for e in entries]).to(param.device)
-            fields.append(field.to(param.dtype) if field.is_floating_point() else field)
-        return DecoupledText(*fields)
 
 
 def decoupled_kwargs(text: Tuple[Tensor, ...]) -> dict:

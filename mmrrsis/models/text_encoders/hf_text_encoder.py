@@ -14,7 +14,7 @@ import logging
 import os.path as osp
 from collections import OrderedDict
 from contextlib import contextmanager
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -513,27 +513,37 @@ class HFTextEncoder(BaseModule):
               ``.float()`` / ``.bool()`` where needed).
         """
         if self.cache_size:
-            return self._forward_cached(texts)
-        tokens = self.tokenize(texts)
-        text_feats = self.encode(**tokens)
-        return text_feats, tokens['attention_mask']
+            return tuple(self._forward_cached(texts, self._encode_texts))
+        return self._encode_texts(texts)
 
-    def _forward_cached(self, texts: Sequence[str]) -> Tuple[Tensor, Tensor]:
-        """:meth:`forward` through the feature cache (``cache_size > 0``)."""
+    def _encode_texts(self, texts: Sequence[str]) -> Tuple[Tensor, Tensor]:
+        tokens = self.tokenize(texts)
+        return self.encode(**tokens), tokens['attention_mask']
+
+    def _forward_cached(self, texts: Sequence[str],
+                        encode: Callable[[Sequence[str]], Sequence[Tensor]]) -> List[Tensor]:
+        """:meth:`forward` through the feature cache (``cache_size > 0``).
+
+        ``encode(texts)`` gives batch-first tensors (features and masks); each expression's
+        rows are kept per string (features as float32: autocast may have given bfloat16) and
+        the batch is reassembled from the cache, features in the encoder's dtype.
+        """
         _check_texts(texts)
         param = next(self.model.parameters())
         missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
         if missing:
-            tokens = self.tokenize(missing)
             with torch.no_grad():
-                feats = self.encode(**tokens)
-            for text, f, m in zip(missing, feats, tokens['attention_mask']):
-                self._cache[text] = (f.float(), m)  # autocast may have given bf16
+                out = encode(missing)
+            for i, text in enumerate(missing):
+                self._cache[text] = tuple(
+                    t[i].float() if t.is_floating_point() else t[i] for t in out)
         for text in texts:
             self._cache.move_to_end(text)
         entries = [self._cache[t] for t in texts]
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
-        text_feats = torch.stack([f for f, _ in entries]).to(param.device, param.dtype)
-        text_mask = torch.stack([m for _, m in entries]).to(param.device)
-        return text_feats, text_mask
+        fields = []
+        for k in range(len(entries[0])):
+            field = torch.stack([e[k] for e in entries]).to(param.device)
+            fields.append(field.to(param.dtype) if field.is_floating_point() else field)
+        return fields

@@ -27,9 +27,9 @@ model = dict(
         dilations=(1, 3, 6, 9),
         query_decoder=True,
         query_heads=8,
-        # background query: 'learned' (does not read the expression) | 'text'; the ladder
-        # (configs/btdnet/README.md) chose 'learned'
-        bg_query='learned',
+        # background query: 'text' | 'learned' (does not read the expression); the ladder
+        # (configs/btdnet/README.md) favours 'learned' without D-MOLS but not yet with it
+        bg_query='text',
         combine='softmax_pair',  # 'softmax_pair' | 'product'
         single_stream=False,
         lambda_aux=0.4,

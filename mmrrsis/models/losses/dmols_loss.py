@@ -188,6 +188,43 @@ class DMOLSLoss(BaseModule):
             loss = F.cross_entropy(output[select].float(), target_ids[select])
         return self.loss_weight * loss
 
+    @torch.no_grad()
+    def constant_loss(self,
+                      erase_mask: Tensor,
+                      real_mask: Tensor,
+                      target_feats: Optional[Tensor] = None,
+                      target_ids: Optional[Tensor] = None) -> Tensor:
+        """The weighted loss of the best constant predictor of this batch's targets.
+
+        A diagnostic reference for ``loss_rec``: what R would reach without reading the
+        query or the memory, given the batch's own targets. ``'feature'``: every token
+        predicted as the mean direction of the selected unit targets (this maximises the mean
+        cosine); near 0 means the targets themselves are nearly one vector. ``'token'``: the
+        empirical token frequencies of the selection (the unigram cross-entropy).
+
+        Args:
+            erase_mask (Tensor): (B, L) bool, True at erased pieces.
+            real_mask (Tensor): (B, L), 1 for real tokens (of erased sentences).
+            target_feats (Tensor, optional): (B, L, C_t) full-text words.
+            target_ids (Tensor, optional): (B, L) original token ids.
+        """
+        select = erase_mask.bool() if self.token_scope == 'erased' else real_mask.bool()
+        B, L = select.shape
+        if self.target == 'feature':
+            if target_feats is None:
+                raise ValueError("DMOLSLoss(target='feature') needs target_feats")
+            direction = F.normalize(target_feats[select].float(), dim=-1).sum(0)
+            output = direction.expand(B, L, -1)
+        else:
+            if target_ids is None:
+                raise ValueError("DMOLSLoss(target='token') needs target_ids")
+            ids = target_ids[select]
+            size = int(ids.max()) + 1 if ids.numel() else 1
+            counts = torch.bincount(ids, minlength=size).float()
+            logits = counts.clamp_min(1e-12).log().masked_fill(counts == 0, -1e4)
+            output = logits.expand(B, L, -1)
+        return self.loss_by_output(output, erase_mask, real_mask, target_feats, target_ids)
+
     def forward(self,
                 query_feats: Tensor,
                 query_mask: Tensor,

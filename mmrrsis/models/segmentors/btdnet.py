@@ -301,6 +301,31 @@ class BTDNetEncoderDecoder(RRSISEncoderDecoder):
             sample_mask=rec['sample_mask'])
         return losses, loss_rec
 
+    @torch.no_grad()
+    def dmols_diagnostics(self, inputs: Tensor, data_samples: SampleList) -> Dict[str, float]:
+        """Unweighted ``loss_rec`` of one erasure draw, three ways (grounding diagnostic).
+
+        One forward as in :meth:`dmols_forward` (same random draws), then the loss with the
+        memory as computed (``loss_rec``), with the memory rolled by one sample across the
+        batch (``loss_rec_shuffled``) and of the best constant predictor of the same targets
+        (``loss_rec_constant``, :meth:`DMOLSLoss.constant_loss`).
+        """
+        texts = texts_from_metas([s.metainfo for s in data_samples])
+        tokens, erase = self.draw_erasure(texts)
+        _, rec = self._dmols_features(inputs, tokens, erase, data_samples)
+        q, q_mask, memory = rec['query'][0], rec['query'][1], rec['memory']
+        targets = dict(target_feats=rec['target_feats'], target_ids=tokens['input_ids'])
+        out = {}
+        embeddings = self._word_embeddings()
+        for key, mem in (('loss_rec', memory), ('loss_rec_shuffled', memory.roll(1, dims=0))):
+            out[key] = self.loss_dmols(q, q_mask, mem, erase, word_embeddings=embeddings,
+                                       sample_mask=rec['sample_mask'], **targets)
+        real = q_mask.bool() & rec['sample_mask'][:, None]
+        out['loss_rec_constant'] = self.loss_dmols.constant_loss(erase.bool() & real, real,
+                                                                 **targets)
+        w = self.loss_dmols.loss_weight
+        return {k: float(v) / w if w else float(v) for k, v in out.items()}
+
     def reconstruction_output(self, inputs: Tensor,
                               texts: Sequence[str]) -> Tuple[Tensor, Tensor, Tensor]:
         """Erase ``texts`` (every sample; the first run for ``'one_run'``) and reconstruct

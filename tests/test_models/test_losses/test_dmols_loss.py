@@ -79,3 +79,35 @@ def test_arguments_are_checked():
         _build(target='token')
     assert _build().loss_name == 'loss_rec'
     assert _build(loss_name='loss_dmols').loss_name == 'loss_dmols'
+
+
+@pytest.mark.parametrize('scope', ['erased', 'all'])
+def test_constant_loss_is_the_best_constant_feature_predictor(scope):
+    loss_fn = _build(target='feature', token_scope=scope, loss_weight=0.5)
+    _, qmask, _, erase, target, _ = _inputs()
+    real = qmask.bool()
+    sel = erase if scope == 'erased' else real
+    loss = loss_fn.constant_loss(erase, real, target_feats=target)
+    words = [target[b, t].detach() for b in range(B) for t in range(L) if sel[b, t]]
+    mean_dir = torch.stack([w / w.norm() for w in words]).sum(0)
+    ref = torch.stack([1 - F.cosine_similarity(w, mean_dir, dim=0) for w in words]).mean()
+    torch.testing.assert_close(loss, 0.5 * ref, rtol=1e-5, atol=1e-6)
+    for seed in range(5):  # no other constant does better
+        c = torch.randn(CT, generator=torch.Generator().manual_seed(seed))
+        other = torch.stack([1 - F.cosine_similarity(w, c, dim=0) for w in words]).mean()
+        assert 0.5 * other > loss
+    same = target.detach().clone()
+    same[:] = 3.0 * torch.randn(CT)  # every word one vector: nothing left to predict
+    assert loss_fn.constant_loss(erase, real, target_feats=same).abs() < 1e-6
+
+
+def test_constant_loss_of_the_token_target_is_the_unigram_entropy():
+    loss_fn = _build(target='token', vocab_size=V, token_scope='all', loss_weight=1.0)
+    _, qmask, _, erase, _, _ = _inputs()
+    ids = torch.tensor([[3, 3, 7, 9, 0, 0], [3, 7, 7, 7, 1, 2]])
+    real = qmask.bool()
+    counts = {3: 3, 7: 4, 9: 1, 1: 1, 2: 1}  # the 10 real tokens
+    ref = -sum(c / 10 * torch.log(torch.tensor(c / 10)) for c in counts.values())
+    torch.testing.assert_close(loss_fn.constant_loss(erase, real, target_ids=ids), ref)
+    with pytest.raises(ValueError, match='target_ids'):
+        loss_fn.constant_loss(erase, real)

@@ -287,8 +287,34 @@ def test_grounding_diagnostic(tiny_text):
     model.loss_dmols.memory_proj.bias.data.zero_()
     res = tool.grounding_losses(model, batches, seed=0)
     assert res['loss_rec'] == pytest.approx(res['loss_rec_shuffled'], rel=1e-6)
+    # the references: a constant predictor of spread targets has a loss, and the words of
+    # real sentences are spread (not one vector); a model without D-MOLS gets the spreads
+    assert 0 < res['loss_rec_constant'] < 1
+    assert 0 < res['word_spread_encoded'] < 1 and 0 < res['word_spread_updated'] < 1
+    plain = _build(_cfg(tiny_text, dmols=False)).eval()
+    spreads = tool.grounding_losses(plain, batches)
+    assert set(spreads) == {'word_spread_encoded', 'word_spread_updated', 'batches', 'samples'}
+    assert spreads['word_spread_encoded'] == pytest.approx(res['word_spread_encoded'])
     with pytest.raises(ValueError, match='no D-MOLS'):
-        tool.grounding_losses(_build(_cfg(tiny_text, dmols=False)).eval(), batches)
+        tool.grounding_losses(plain, batches, spreads=False)
+
+
+def test_word_spread():
+    import importlib.util
+    import os.path as osp
+    path = osp.join(osp.dirname(__file__), '..', '..', '..', 'tools', 'analysis_tools',
+                    'dmols_grounding.py')
+    spec = importlib.util.spec_from_file_location('dmols_grounding', path)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    mask = torch.tensor([[1, 1, 1, 0], [1, 1, 0, 0]])
+    same = torch.randn(8).expand(2, 4, 8) * torch.tensor([1.0, 2.0, 3.0, -5.0])[:, None]
+    assert tool.word_spread(same, mask) == pytest.approx(0.0, abs=1e-6)  # scale does not count
+    onehot = torch.zeros(2, 4, 8)
+    for i, (b, t) in enumerate([(0, 0), (0, 1), (0, 2), (1, 0), (1, 1)]):
+        onehot[b, t, i] = 1.0
+    onehot[0, 3] = 100.0  # padding: ignored
+    assert tool.word_spread(onehot, mask) == pytest.approx(1 - 1 / 5 ** 0.5, rel=1e-6)
 
 
 def test_bsc_neck_over_a_plain_backbone(tiny_text):

@@ -57,6 +57,11 @@ LADDERS: Dict[str, List[Tuple[str, str, List[str]]]] = {
         ('3fl +D-MOLS side_branch, feature, learned bg query',
          f'{BT}btdnet-neck-learnedbg_{_R18}', []),
         ('3s +D-MOLS single_pass (old)', f'{BT}btdnet-neck-dmols-singlepass_{_R18}', []),
+        # BSC's word update read through a LayerNorm (text_update_norm), against word collapse
+        ('2n +BSC+T-BTD, word-update norm', f'{BT}btdnet-neck-abl2-bsc-tbtd-wordnorm_{_R18}', []),
+        ('3fn +D-MOLS feature, word-update norm', f'{BT}btdnet-neck-wordnorm_{_R18}', []),
+        ('3fln +D-MOLS feature, learned bg query, word-update norm',
+         f'{BT}btdnet-neck-learnedbg-wordnorm_{_R18}', []),
         # comparison rows: the other methods' language parts on the same backbone and recipe
         ('fianet FIANet (FIAM neck + TMEM)', f'configs/fianet/fianet-neck_{_R18}', []),
         ('lgce LGCE (PWAM neck + LGCE)', f'configs/lgce/lgce-neck_{_R18}', []),

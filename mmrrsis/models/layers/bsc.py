@@ -37,6 +37,13 @@ class BidirectionalSpatialCorrelation(BaseModule):
         Hw  = softmax_N(Cor)^T (W_v' Vs)                # image -> text, same Cor, (B, L, C)
         L'  = L + m * TextGate(W_up Hw)                 # gated residual, padding untouched
 
+    ``text_update_norm=True`` (an mmrrsis switch) reads ``W_up LN(Hw)`` instead: the pooled
+    visual message is LayerNormed before it becomes a word update, so the update no longer
+    scales with the visual features' magnitude. Without it, ladder runs on ``synth-hard``
+    collapsed: one stage's update grew to 15-60x the word norm and was the same vector for
+    every word (the pixel softmax pools one global feature), so the later stages and the head
+    lost the expression (``configs/btdnet/README.md``, "word collapse").
+
     The text-to-image half *is* :class:`PWAM` (``self.pwam``) plus :class:`LanguageGate`
     (``self.gate``), fed with ``Vs`` as attention query; with ``spatial_context='none'`` and
     ``bidirectional=False`` the module reduces numerically to LAVT's PWAM + gate and leaves the
@@ -79,6 +86,8 @@ class BidirectionalSpatialCorrelation(BaseModule):
         visual_gate (bool): Build the visual language gate (False where ``X'`` feeds nothing,
             e.g. the last Swin stage). Defaults to True.
         text_norm (bool): LayerNorm on the updated text ``L'``. Defaults to False.
+        text_update_norm (bool): LayerNorm on the image -> text message ``Hw`` before
+            ``W_up`` (see above). Defaults to False.
         coord_feats (bool): Give PWAM's visual projection the normalised pixel coordinates
             (``PWAM(coord_feats=True)``, an mmrrsis switch). Defaults to False.
         dropout (float): Dropout inside PWAM. Defaults to 0.
@@ -102,6 +111,7 @@ class BidirectionalSpatialCorrelation(BaseModule):
                  share_correlation: bool = True,
                  visual_gate: bool = True,
                  text_norm: bool = False,
+                 text_update_norm: bool = False,
                  coord_feats: bool = False,
                  dropout: float = 0.0,
                  float32_under_autocast: bool = True,
@@ -134,6 +144,7 @@ class BidirectionalSpatialCorrelation(BaseModule):
             if not share_correlation and not self.unfold:
                 self.i2t_key = nn.Linear(channels, channels)
                 self.i2t_query = nn.Linear(text_channels, channels)
+            self.text_msg_norm = nn.LayerNorm(channels) if text_update_norm else nn.Identity()
             self.text_up = nn.Linear(channels, text_channels)
             self.text_gate = LanguageGate(text_channels)
             self.text_norm = nn.LayerNorm(text_channels) if text_norm else nn.Identity()
@@ -233,8 +244,8 @@ class BidirectionalSpatialCorrelation(BaseModule):
         return torch.cat([x_cf, coords.expand(x.shape[0], -1, -1)], dim=1)
 
     def _update_text(self, text_feats: Tensor, mask: Tensor, words: Tensor) -> Tensor:
-        """``L' = L + m * TextGate(W_up words)`` (optional LayerNorm), padding untouched."""
-        update = self.text_gate(self.text_up(words))  # (B, L, C_t)
+        """``L' = L + m * TextGate(W_up words)`` (optional LayerNorms), padding untouched."""
+        update = self.text_gate(self.text_up(self.text_msg_norm(words)))  # (B, L, C_t)
         real = mask.unsqueeze(-1)  # (B, L, 1)
         updated = self.text_norm(text_feats + real * update)
         return real * updated + (1 - real) * text_feats

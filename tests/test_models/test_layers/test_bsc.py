@@ -267,3 +267,30 @@ def test_float32_under_autocast_gives_the_float32_result(context):
     with torch.autocast('cpu', dtype=torch.bfloat16):
         low = bsc(x, (H, W), text, mask)
     assert not torch.equal(low[1].float(), ref[1])
+
+
+@pytest.mark.parametrize('context', ['none', 'unfold_multi'])
+def test_text_update_norm(context):
+    """``text_update_norm``: the word update reads the LayerNormed message, so it does not
+    grow with the message's scale (without it, it does); the norm's parameters learn."""
+    x, text, mask = _inputs()
+    kw = dict(text_channels=CT, spatial_context=context, num_heads=2)
+    normed = BidirectionalSpatialCorrelation(C, text_update_norm=True, **kw)
+    plain = BidirectionalSpatialCorrelation(C, **kw)
+    normed.init_weights()
+    _randomize(normed)
+    plain.load_state_dict(normed.state_dict(), strict=False)  # same weights, no norm
+    words = torch.randn(B, L, C, generator=torch.Generator().manual_seed(3))
+    m = mask.float()
+    ln = torch.nn.functional.layer_norm(words, (C, ), normed.text_msg_norm.weight,
+                                        normed.text_msg_norm.bias)
+    expected = text + m[..., None] * normed.text_gate(normed.text_up(ln))  # independent
+    torch.testing.assert_close(normed._update_text(text, m, words), expected)
+    torch.testing.assert_close(normed._update_text(text, m, 1e3 * words), expected,
+                               rtol=1e-4, atol=1e-4)  # scale-free
+    grow = (plain._update_text(text, m, 1e3 * words) - text).norm()
+    assert grow > 100 * (plain._update_text(text, m, words) - text).norm()
+    x_new, fused, text_new = normed(x, (H, W), text, mask)
+    (x_new.sum() + fused.pow(2).sum() + text_new.pow(2).sum()).backward()
+    assert normed.text_msg_norm.weight.grad.abs().sum() > 0
+    assert 'text_msg_norm.weight' not in plain.state_dict()  # default: no new weights

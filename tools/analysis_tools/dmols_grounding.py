@@ -50,6 +50,10 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+#: word_spread_updated below this fraction of word_spread_encoded counts as collapsed words
+COLLAPSE_FRACTION = 0.2
+
+
 def word_spread(feats: torch.Tensor, mask: torch.Tensor) -> float:
     """Mean ``1 - cos(w, u)`` of the real words ``w`` to their mean direction ``u``.
 
@@ -173,6 +177,11 @@ def main(argv=None) -> int:
     print(f"word spread (mean 1 - cos to the batch's mean word direction): encoded "
           f"{result['word_spread_encoded']:.4f}, updated by BSC "
           f"{result['word_spread_updated']:.4f}")
+    if result['word_spread_updated'] < COLLAPSE_FRACTION * result['word_spread_encoded']:
+        print('warning: the words after BSC have collapsed (nearly one vector for every word: '
+              'the later fusion stages and the head lose the expression, and the "updated" '
+              'feature target is trivial); see "word collapse" in configs/btdnet/README.md '
+              '(BSC text_update_norm)')
     print(json.dumps(dict(config=args.config, checkpoint=args.checkpoint, split=args.split,
                           **result)))
     return 0

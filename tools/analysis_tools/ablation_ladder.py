@@ -10,6 +10,14 @@ Pr@0.5-0.9 and the shuffled-expression oIoU.
     python tools/analysis_tools/ablation_ladder.py --rows btdnet --set hard \
         --seeds 0 1 2 --iters 300 --work-dir work_dirs/ladder
     python tools/analysis_tools/ablation_ladder.py --table-only --work-dir work_dirs/ladder
+    python tools/analysis_tools/ablation_ladder.py --rows btdnet-neck --set hard --table-only \
+        --grounding
+
+``--grounding`` also runs ``dmols_grounding.py`` on every finished run of a BTDNet row (its best
+checkpoint, the first ``--grounding-batches`` test batches of 16; the result is kept as the run's
+``grounding.json``) and prints one more table per run: the reconstruction loss as computed,
+with the memory shuffled, the best constant predictor, and the spread of the encoded and the
+BSC-updated words (a collapse of the updated words shows as a spread near 0).
 
 The last line printed is one JSON object with the per-row means and stds.
 """
@@ -20,7 +28,7 @@ import os.path as osp
 import subprocess
 import sys
 import time
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -84,6 +92,11 @@ def parse_args(argv=None):
     p.add_argument('--iters', type=int, default=300)
     p.add_argument('--work-dir', default=osp.join(REPO, 'work_dirs', 'ladder'))
     p.add_argument('--table-only', action='store_true', help='tabulate finished runs only')
+    p.add_argument('--grounding', action='store_true',
+                   help='also run the D-MOLS grounding / word-spread diagnostic on every '
+                   'finished BTDNet run and tabulate it')
+    p.add_argument('--grounding-batches', type=int, default=20,
+                   help='test batches (of 16) the diagnostic reads per run (default: 20)')
     return p.parse_args(argv)
 
 
@@ -131,6 +144,59 @@ def collect(work_dir: str, set_name: str, rows, seeds, iters,
     return table
 
 
+def grounding_one(config: str, options: List[str], out_dir: str, data_root: str,
+                  max_batches: int = 20) -> Optional[dict]:
+    """Run ``dmols_grounding.py`` on a finished run (cached as ``grounding.json``).
+
+    Returns:
+        dict | None: The diagnostic's JSON (``loss_rec`` ... only with D-MOLS, the word
+        spreads for every BTDNet), or None when the run is unfinished or the model is not a
+        BTDNet (the reason is kept in ``grounding.json`` as ``error``).
+    """
+    cache = osp.join(out_dir, 'grounding.json')
+    if osp.isfile(cache):
+        with open(cache) as f:
+            result = json.load(f)
+        return None if 'error' in result else result
+    metrics = osp.join(out_dir, 'metrics.json')
+    if not osp.isfile(metrics):
+        return None
+    with open(metrics) as f:
+        checkpoint = osp.join(out_dir, json.load(f)['checkpoint'])
+    if not osp.isfile(checkpoint):
+        print(f'  grounding: {checkpoint} is missing; skipped', flush=True)
+        return None
+    cmd = [sys.executable, osp.join(REPO, 'tools', 'analysis_tools', 'dmols_grounding.py'),
+           osp.join(REPO, config), checkpoint, '--max-batches', str(max_batches),
+           '--no-progress', '--cfg-options', f'test_dataloader.dataset.data_root={data_root}'
+           ] + options
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode == 0 and lines:
+        result = json.loads(lines[-1])
+    else:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ['no output']
+        result = dict(error=f'dmols_grounding.py exited {proc.returncode}: {tail[0]}')
+        print(f'  grounding: {out_dir}: {result["error"]}', flush=True)
+    with open(cache, 'w') as f:
+        json.dump(result, f, indent=2)
+    return None if 'error' in result else result
+
+
+def grounding_markdown(results: List[Tuple[str, int, dict]]) -> str:
+    """One line per (row, seed, diagnostic); '—' where the model has no D-MOLS."""
+    lines = ['| row | seed | loss_rec | memory shuffled | ratio | best constant | '
+             'word spread encoded | word spread updated |', '|' + '---|' * 8]
+    for name, seed, r in results:
+        cells = [f'{r[k]:.4f}' if k in r else '—'
+                 for k in ('loss_rec', 'loss_rec_shuffled')]
+        cells.append(f"{r['ratio']:.3f}" if 'ratio' in r else '—')
+        cells += [f'{r[k]:.4f}' if k in r else '—' for k in (
+            'loss_rec_constant', 'word_spread_encoded', 'word_spread_updated')]
+        lines.append(f"| {name.split(' ')[0]} | {seed} | " + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
 def markdown(table: Dict[str, dict]) -> str:
     head = ('| row | seeds | ' + ' | '.join(METRICS).replace('oIoU_shuffled_text',
                                                             'oIoU shuffled') + ' |')
@@ -157,6 +223,17 @@ def main(argv=None) -> int:
                 run_one(config, options, seed, args.iters, data_root, args.set, out)
     table = collect(args.work_dir, args.set, rows, args.seeds, args.iters, args.rows)
     print(markdown(table))
+    if args.grounding:
+        found = []
+        for name, config, options in rows:
+            for seed in args.seeds:
+                out = run_dir(args.work_dir, args.set, name, seed, args.iters, args.rows)
+                result = grounding_one(config, options, out, data_root,
+                                       args.grounding_batches)
+                if result is not None:
+                    found.append((name, seed, result))
+        print()
+        print(grounding_markdown(found))
     print(json.dumps(dict(set=args.set, iters=args.iters, rows={
         k: {m: v[m] for m in METRICS} | dict(seeds=v['seeds']) for k, v in table.items()})))
     return 0

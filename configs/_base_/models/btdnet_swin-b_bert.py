@@ -14,7 +14,11 @@ model = dict(
             spatial_context='multi_dilation',  # 'none' | 'dwconv' | 'multi_dilation'
             context_dilations=(1, 2, 3),
             share_correlation=True,
-            text_norm=False)),
+            text_norm=False,
+            # LayerNorm on the image->text message before the word update: without it 3 of 15
+            # synth-hard ladder runs collapsed every word to one vector ("word collapse" in
+            # configs/btdnet/README.md); with it no run did, at the same mean oIoU
+            text_update_norm=True)),
     decode_head=dict(
         _delete_=True,
         type='TBTDHead',
@@ -28,7 +32,7 @@ model = dict(
         query_decoder=True,
         query_heads=8,
         # background query: 'text' | 'learned' (does not read the expression); the ladder
-        # (configs/btdnet/README.md) favours 'learned' without D-MOLS but not yet with it
+        # (configs/btdnet/README.md) favours 'learned' without D-MOLS, not with it
         bg_query='text',
         combine='softmax_pair',  # 'softmax_pair' | 'product'
         single_stream=False,

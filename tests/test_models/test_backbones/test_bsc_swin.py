@@ -84,3 +84,24 @@ def test_every_bsc_parameter_gets_a_gradient():
     (sum(o.pow(2).mean() for o in outs) + text_new.pow(2).mean()).backward()
     missing = [n for n, p in model.bscs.named_parameters() if p.grad is None or not p.grad.any()]
     assert not missing
+
+
+def test_text_update_norm_reaches_every_word_updating_stage():
+    """``bsc_cfg.text_update_norm`` (the full-size configs' default) builds the message norm in
+    every stage that updates the words, and each norm learns (its scale-freeness is tested on
+    the block, ``test_bsc.py::test_text_update_norm``)."""
+    import os.path as osp
+
+    from mmengine.config import Config
+    base = osp.join(osp.dirname(__file__), '..', '..', '..', 'configs', '_base_', 'models',
+                    'btdnet_swin-b_bert.py')
+    assert Config.fromfile(base).model.backbone.bsc_cfg.text_update_norm is True
+    model = _build(bidirectional_stages=(1, 2, 3), bsc_cfg=dict(text_update_norm=True))
+    kinds = [type(model.bscs[str(i)].text_msg_norm).__name__
+             if model.bscs[str(i)].bidirectional else None for i in range(4)]
+    assert kinds == [None, 'LayerNorm', 'LayerNorm', 'LayerNorm']
+    img, text, mask = _inputs()
+    outs, (words, _) = model(img, text, mask, return_text=True)
+    (sum(o.pow(2).mean() for o in outs) + words.pow(2).mean()).backward()
+    for i in (1, 2, 3):
+        assert model.bscs[str(i)].text_msg_norm.weight.grad.abs().sum() > 0, i

@@ -177,7 +177,8 @@ def grounding_one(config: str, options: List[str], out_dir: str, data_root: str,
     else:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ['no output']
         result = dict(error=f'dmols_grounding.py exited {proc.returncode}: {tail[0]}')
-        print(f'  grounding: {out_dir}: {result["error"]}', flush=True)
+        print(f'  grounding: {out_dir}: {result["error"]} (kept in grounding.json; delete it '
+              'to retry)', flush=True)
     with open(cache, 'w') as f:
         json.dump(result, f, indent=2)
     return None if 'error' in result else result
@@ -187,12 +188,11 @@ def grounding_markdown(results: List[Tuple[str, int, dict]]) -> str:
     """One line per (row, seed, diagnostic); '—' where the model has no D-MOLS."""
     lines = ['| row | seed | loss_rec | memory shuffled | ratio | best constant | '
              'word spread encoded | word spread updated |', '|' + '---|' * 8]
+    keys = ('loss_rec', 'loss_rec_shuffled', 'ratio', 'loss_rec_constant',
+            'word_spread_encoded', 'word_spread_updated')
     for name, seed, r in results:
-        cells = [f'{r[k]:.4f}' if k in r else '—'
-                 for k in ('loss_rec', 'loss_rec_shuffled')]
-        cells.append(f"{r['ratio']:.3f}" if 'ratio' in r else '—')
-        cells += [f'{r[k]:.4f}' if k in r else '—' for k in (
-            'loss_rec_constant', 'word_spread_encoded', 'word_spread_updated')]
+        cells = [(f'{r[k]:.3f}' if k == 'ratio' else f'{r[k]:.4f}') if k in r else '—'
+                 for k in keys]
         lines.append(f"| {name.split(' ')[0]} | {seed} | " + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 

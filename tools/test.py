@@ -19,6 +19,11 @@ def parse_args():
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument(
+        '--allow-mismatch',
+        action='store_true',
+        help='evaluate a checkpoint that does not give every tensor of the model (the '
+        'missing ones keep their initialisation); by default such a checkpoint is refused')
+    parser.add_argument(
         '--work-dir',
         help='if specified, the evaluation metric results will be dumped into the directory '
         'as json')
@@ -115,6 +120,23 @@ def main():
             e['output_dir'] = osp.abspath(args.out)
 
     runner = Runner.from_cfg(cfg)
+    if not args.allow_mismatch:
+        # MMEngine loads with strict=False and only warns: another model's checkpoint would be
+        # evaluated with random weights where it does not fit
+        from mmrrsis.utils.checkpoint import checkpoint_mismatch, load_checkpoint_file
+        try:
+            state = load_checkpoint_file(args.checkpoint, map_location='cpu',
+                                         trust=args.trust_checkpoint)
+        except (FileNotFoundError, RuntimeError) as e:
+            raise SystemExit(str(e)) from None
+        except Exception as e:  # not a checkpoint at all (an image, a text file, truncated)
+            raise SystemExit(f'Cannot read the checkpoint {args.checkpoint}: '
+                             f'{type(e).__name__}: {e}') from None
+        model = runner.model.module if hasattr(runner.model, 'module') else runner.model
+        why = checkpoint_mismatch(model, state, args.checkpoint)
+        del state
+        if why:
+            raise SystemExit(why + ' (--allow-mismatch evaluates it anyway)')
     try:
         runner.test()
     except Exception as e:

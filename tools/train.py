@@ -1,7 +1,8 @@
 # Copyright (c) mmrrsis contributors. All rights reserved.
 """Train a segmentor (MMSeg's tools/train.py with mmrrsis registered).
 
-    python tools/train.py CONFIG [--work-dir DIR] [--resume] [--amp] [--cfg-options k=v ...]
+    python tools/train.py CONFIG [--work-dir DIR] [--resume] [--amp]
+        [--selection {clean,official}] [--cfg-options k=v ...]
 """
 import argparse
 import logging
@@ -11,7 +12,6 @@ import os.path as osp
 # Checkpoints (resume, load_from, the tested checkpoint) load with torch's weights_only
 # unpickler and mmrrsis' plain-data allowlist (mmrrsis.utils.checkpoint): a checkpoint that
 # would run code is refused with a message. --trust-checkpoint is the explicit opt-in.
-import torch
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 from mmengine.runner import Runner
@@ -27,7 +27,19 @@ def parse_args():
         default=False,
         help='resume from the latest checkpoint in the work_dir automatically')
     parser.add_argument(
-        '--amp', action='store_true', default=False, help='enable automatic-mixed-precision')
+        '--amp',
+        action='store_true',
+        default=False,
+        help='the fast path: bfloat16 autocast in the training forward and the fused '
+        'optimizer (float16 with loss scaling on GPUs without bfloat16); the paper configs '
+        'train in float32 as the official scripts do')
+    parser.add_argument(
+        '--selection',
+        choices=['clean', 'official'],
+        default=None,
+        help="checkpoint selection: 'clean' selects on val (every config's default), "
+        "'official' on the split the model's official script uses (test for FIANet and "
+        'LGCE); overrides the config\'s selection.protocol')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -74,26 +86,14 @@ def main():
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
 
+    from mmrrsis.utils.training import (apply_selection_protocol, check_resume,
+                                        enable_fast_path, stopped_message)
     if args.amp:
-        optim_wrapper = cfg.optim_wrapper.type
-        if optim_wrapper == 'AmpOptimWrapper' or (
-                optim_wrapper == 'AutocastOptimWrapper'
-                and cfg.optim_wrapper.get('dtype', 'bfloat16') != 'float32'):
-            print_log('Mixed-precision training is already enabled in your config.',
-                      logger='current', level=logging.WARNING)
-        elif optim_wrapper == 'AutocastOptimWrapper':
-            cfg.optim_wrapper.dtype = 'bfloat16'
-        else:
-            assert optim_wrapper == 'OptimWrapper', (
-                '`--amp` is only supported when the optimizer wrapper type is '
-                f'`OptimWrapper` but got {optim_wrapper}.')
-            if torch.cuda.is_available():
-                cfg.optim_wrapper.type = 'AmpOptimWrapper'
-                cfg.optim_wrapper.loss_scale = 'dynamic'
-            else:  # MMEngine's AmpOptimWrapper needs a GPU; bfloat16 autocast on the CPU
-                cfg.optim_wrapper.type = 'AutocastOptimWrapper'
+        enable_fast_path(cfg)
+    apply_selection_protocol(cfg, args.selection)
 
     cfg.resume = args.resume
+    check_resume(cfg)
 
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)
@@ -106,6 +106,7 @@ def main():
         if is_refusal(e):
             source = cfg.get('load_from') or 'the checkpoint to resume from'
             raise SystemExit(refused_checkpoint_message(str(source), e)) from None
+        print_log(stopped_message(runner, e), logger='current', level=logging.ERROR)
         raise
     teardown_distributed()
 

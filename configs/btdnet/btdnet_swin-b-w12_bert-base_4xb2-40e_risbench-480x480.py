@@ -5,5 +5,5 @@ _base_ = [
     '../_base_/default_runtime.py', '../_base_/schedules/schedule_40e.py'
 ]
 model = dict(text_encoder=dict(max_tokens=40))
-train_dataloader = dict(batch_size=2)
+train_dataloader = dict(batch_size=2, drop_last=True)
 optim_wrapper = dict(optimizer=dict(lr=3e-5))

@@ -4,5 +4,5 @@ _base_ = [
     '../_base_/models/btdnet_swin-b_bert.py', '../_base_/datasets/rrsisd.py',
     '../_base_/default_runtime.py', '../_base_/schedules/schedule_40e.py'
 ]
-train_dataloader = dict(batch_size=2)
+train_dataloader = dict(batch_size=2, drop_last=True)
 optim_wrapper = dict(optimizer=dict(lr=3e-5))

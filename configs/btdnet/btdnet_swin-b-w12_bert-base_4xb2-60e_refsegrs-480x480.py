@@ -4,7 +4,7 @@ _base_ = [
     '../_base_/models/btdnet_swin-b_bert.py', '../_base_/datasets/refsegrs.py',
     '../_base_/default_runtime.py', '../_base_/schedules/schedule_40e.py'
 ]
-train_dataloader = dict(batch_size=2)
+train_dataloader = dict(batch_size=2, drop_last=True)
 optim_wrapper = dict(optimizer=dict(lr=5e-5))
 param_scheduler = [
     dict(type='PolyLR', power=0.9, eta_min=0.0, begin=0, end=60, by_epoch=True,

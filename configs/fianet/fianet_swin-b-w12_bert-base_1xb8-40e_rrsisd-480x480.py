@@ -9,11 +9,14 @@ model = dict(
     neck=dict(num_blocks=3))
 train_pipeline = [
     dict(type='LoadRRSISImageFromFile'),
-    dict(type='LoadRRSISAnnotations'),
+    dict(type='LoadRRSISAnnotations', on_size_mismatch='keep'),
     dict(type='RandomBlackBoxes', ref_fraction=0.2, num_boxes=(20, 60), box_size=32),
     dict(type='Resize', scale=(480, 480), keep_ratio=False, backend='pillow',
          interpolation='bilinear'),
     dict(type='PackRRSISInputs'),
 ]
-train_dataloader = dict(batch_size=8, dataset=dict(pipeline=train_pipeline))
-optim_wrapper = dict(optimizer=dict(lr=3e-5))
+train_dataloader = dict(batch_size=8, drop_last=True, dataset=dict(pipeline=train_pipeline))
+# TMEM lives in the official backbone with its BatchNorm named 'bn' (decayed), here `neck.norm`:
+# the longer key wins over schedule_40e.py's 'norm' (weight decay 0 for backbone norms)
+optim_wrapper = dict(
+    optimizer=dict(lr=3e-5), paramwise_cfg=dict(custom_keys={'neck.norm': dict(decay_mult=1.)}))

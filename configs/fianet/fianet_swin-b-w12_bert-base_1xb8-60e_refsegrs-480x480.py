@@ -7,8 +7,11 @@ _base_ = [
 model = dict(
     text_encoder=dict(max_tokens=20, object_categories='refsegrs'),
     neck=dict(num_blocks=1))
-train_dataloader = dict(batch_size=8)
-optim_wrapper = dict(optimizer=dict(lr=5e-5))
+train_dataloader = dict(batch_size=8, drop_last=True)
+# TMEM lives in the official backbone with its BatchNorm named 'bn' (decayed), here `neck.norm`:
+# the longer key wins over schedule_40e.py's 'norm' (weight decay 0 for backbone norms)
+optim_wrapper = dict(
+    optimizer=dict(lr=5e-5), paramwise_cfg=dict(custom_keys={'neck.norm': dict(decay_mult=1.)}))
 param_scheduler = [
     dict(type='PolyLR', power=0.9, eta_min=0.0, begin=0, end=60, by_epoch=True,
          convert_to_iter_based=True)

@@ -6,4 +6,4 @@ _base_ = [
     '../_base_/default_runtime.py', '../_base_/schedules/schedule_40e.py'
 ]
 model = dict(text_encoder=dict(max_tokens=40))
-train_dataloader = dict(batch_size=8)
+train_dataloader = dict(batch_size=8, drop_last=True)

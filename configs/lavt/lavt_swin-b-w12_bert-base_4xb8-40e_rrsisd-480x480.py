@@ -3,4 +3,4 @@ _base_ = [
     '../_base_/models/lavt_swin-b_bert.py', '../_base_/datasets/rrsisd.py',
     '../_base_/default_runtime.py', '../_base_/schedules/schedule_40e.py'
 ]
-train_dataloader = dict(batch_size=8)
+train_dataloader = dict(batch_size=8, drop_last=True)

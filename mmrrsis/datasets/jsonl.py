@@ -106,6 +106,9 @@ class JsonlReferDataset(BaseSegDataset):
             if not parts or not all(isinstance(p, dict) and 'size' in p for p in parts):
                 raise ValueError(f'{where}: segmentation must be an RLE dict (size, counts) or '
                                  'a non-empty list of them')
+            if not isinstance(rec['sent'], str):
+                raise ValueError(f"{where}: \"sent\" must be a string, got "
+                                 f"{type(rec['sent']).__name__}: {rec['sent']!r}")
             h, w = parts[0]['size']
             ref_id = rec.get('ref_id', rec.get('ann_id', rec['image_id']))
             data_list.append(dict(
@@ -125,7 +128,8 @@ class JsonlReferDataset(BaseSegDataset):
                 seg_fields=[],
                 **({'no_target': bool(rec['no_target'])} if 'no_target' in rec else {})))
         if not data_list:
-            raise ValueError(f'{self.ann_file}: no samples')
+            raise ValueError(f'{type(self).__name__}: split {self.split!r} is empty: '
+                             f'{self.ann_file} has no sample lines')
         return data_list
 
 

@@ -7,7 +7,7 @@ from mmengine.logging import print_log
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
-from .refer import read_refer_files, refer_split_match
+from .refer import read_refer_files, refer_split_match, sentence_text
 from .refsegrs import RRSIS_METAINFO
 
 #: File names of NWPU-Refer releases, newest first (older archives drop the ``new_`` prefix).
@@ -111,7 +111,7 @@ class NWPUReferDataset(BaseSegDataset):
                 raise ValueError(f'{inst_file}: ref {ref.get("ref_id")} points at annotation(s) '
                                  f'{missing}, which do not exist')
             for s in ref.get('sentences', []):
-                text = s.get('raw', s.get('sent', ''))
+                text = sentence_text(s, f'{self.ann_file}: ref {ref.get("ref_id")}')
                 if self.language == 'en' and not text.isascii():
                     skipped_lang += 1
                     continue

@@ -48,6 +48,18 @@ def read_refer_files(refs_file: str, instances_file: str):
 
 
 @DATASETS.register_module()
+def sentence_text(sentence: dict, where: str) -> str:
+    """The expression of a REFER sentence record (``raw``, else ``sent``), checked to be a
+    string at load time, so that a broken record fails here, naming the file and the ref, and
+    not in the text encoder at some training iteration."""
+    text = sentence.get('raw', sentence.get('sent', ''))
+    if not isinstance(text, str):
+        raise ValueError(f"{where}, sentence {sentence.get('sent_id')!r}: the expression "
+                         f"('raw' / 'sent') must be a string, got {type(text).__name__}: "
+                         f'{text!r}')
+    return text
+
+
 class ReferDataset(BaseSegDataset):
     """Referring segmentation data in the REFER format (RefCOCO/+/g, RRSIS-D).
 
@@ -149,15 +161,16 @@ class ReferDataset(BaseSegDataset):
             if not sentences:
                 no_sent += 1
                 continue
+            where = f'{self.ann_file}: ref {ref["ref_id"]}'
             if random_mode:
                 data_list.append(
                     dict(base,
-                         sentences=[(s['sent_id'], s.get('raw', s.get('sent', '')))
+                         sentences=[(s['sent_id'], sentence_text(s, where))
                                     for s in sentences]))
             else:
                 for s in sentences:
                     data_list.append(
-                        dict(base, text=s.get('raw', s.get('sent', '')), sent_id=s['sent_id']))
+                        dict(base, text=sentence_text(s, where), sent_id=s['sent_id']))
         if not data_list:
             split_names = sorted({r['split'] for r in refs})
             raise ValueError(f'{self.ann_file}: no refs for split {self.split!r} '

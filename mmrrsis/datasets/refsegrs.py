@@ -145,4 +145,9 @@ class RefSegRSDataset(BaseSegDataset):
             print_log(
                 f'{self.ann_file}: {len(empty)} sample(s) with an empty expression, kept with '
                 f"text='' (first: {', '.join(empty[:5])})", logger='current', level=30)
+        if not data_list:
+            raise ValueError(
+                f'{type(self).__name__}: split {self.split!r} is empty: the phrase file '
+                f'{self.ann_file} has no sample lines' +
+                (f' ({blank} blank line(s))' if blank else ' (the file is empty)'))
         return data_list

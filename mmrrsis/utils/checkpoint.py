@@ -17,7 +17,7 @@ import argparse
 import os
 import pickle
 from contextlib import contextmanager
-from typing import Iterator, List
+from typing import Iterator, List, Optional
 
 import numpy as np
 import torch
@@ -134,3 +134,35 @@ def load_checkpoint_file(path: str, map_location='cpu', trust: bool = False):
         if is_refusal(e):
             raise RuntimeError(refused_checkpoint_message(path, e)) from None
         raise
+
+
+def checkpoint_mismatch(model: torch.nn.Module, state: dict, source: str) -> Optional[str]:
+    """Why ``state`` (a checkpoint's state dict) does not fit ``model``, or None if it does.
+
+    A checkpoint fits when it gives every tensor of the model with the right shape (keys that
+    the model does not have are allowed: e.g. a pooler, EMA copies). A DDP ``module.`` prefix
+    is ignored.
+
+    Args:
+        model (nn.Module): The model built from the config.
+        state (dict): The checkpoint (``state_dict`` inside, or the state dict itself).
+        source (str): The file, for the message.
+    """
+    if isinstance(state, dict) and isinstance(state.get('state_dict'), dict):
+        state = state['state_dict']
+    if not isinstance(state, dict):
+        return f'{source} holds no state dict (a {type(state).__name__})'
+    state = {(k[len('module.'):] if k.startswith('module.') else k): v for k, v in state.items()}
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    wrong = [f'{k} {tuple(state[k].shape)} vs {tuple(v.shape)}' for k, v in expected.items()
+             if k in state and hasattr(state[k], 'shape') and state[k].shape != v.shape]
+    if not missing and not wrong:
+        return None
+    parts = []
+    if missing:
+        parts.append(f'{len(missing)} of the model\'s {len(expected)} tensors are missing '
+                     f'(e.g. {missing[:3]})')
+    if wrong:
+        parts.append(f'{len(wrong)} have another shape (e.g. {wrong[:3]})')
+    return f'{source} does not fit the model of the config: ' + '; '.join(parts)

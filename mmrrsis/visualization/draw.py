@@ -5,6 +5,11 @@ from typing import Optional, Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+#: Longest caption drawn (characters); the rest is replaced by a note of how much was cut.
+MAX_CAPTION_CHARS = 300
+#: Most caption lines drawn.
+MAX_CAPTION_LINES = 12
+
 #: Default colours (RGB): ground truth green, prediction orange-red.
 GT_COLOR = (40, 220, 60)
 PRED_COLOR = (255, 70, 20)
@@ -51,6 +56,13 @@ def _wrap(text: str, font, width: int, draw: ImageDraw.ImageDraw) -> list:
     return lines
 
 
+def _bounded_caption(text: str) -> str:
+    """``text`` cut to :data:`MAX_CAPTION_CHARS` characters, saying how much was cut."""
+    if len(text) <= MAX_CAPTION_CHARS:
+        return text
+    return f'{text[:MAX_CAPTION_CHARS]} ... ({len(text) - MAX_CAPTION_CHARS} more characters)'
+
+
 def _safe_text(text: str, font) -> str:
     """Replace characters the font cannot encode (the bitmap fallback font is latin-1 only)."""
     try:
@@ -68,15 +80,20 @@ def draw_referring_overlay(img_rgb: np.ndarray,
                            min_width: int = 256,
                            gt_color: Sequence[int] = GT_COLOR,
                            pred_color: Sequence[int] = PRED_COLOR,
-                           extra_text: Optional[str] = None) -> np.ndarray:
+                           extra_text: Optional[str] = None,
+                           max_side: int = 2048) -> np.ndarray:
     """Draw a referring sample: the image, its mask(s) and the expression below it.
 
     Without ``pred_mask``, the ground-truth ``mask`` is filled translucently in ``gt_color``
     with a solid outline. With ``pred_mask``, the prediction is filled in ``pred_color`` and the
     ground truth is drawn as an outline in ``gt_color`` on top, so both stay visible.
     Images narrower than ``min_width`` are enlarged by an integer factor (nearest neighbour) so
-    that the caption stays readable. The caption bar under the image holds ``text`` (word-wrapped,
-    Pillow's default font) and an optional second paragraph ``extra_text`` (e.g. ``IoU 0.83``).
+    that the caption stays readable, never beyond ``max_side`` pixels on a side; images larger
+    than ``max_side`` are shrunk (nearest neighbour, masks alike) to fit, so the result is
+    bounded whatever the input (a 4096x1 strip, an 8000x8000 scene). The caption bar under the
+    image holds ``text`` (word-wrapped, Pillow's default font; at most
+    :data:`MAX_CAPTION_CHARS` characters and :data:`MAX_CAPTION_LINES` lines, a note says what
+    was cut) and an optional second paragraph ``extra_text`` (e.g. ``IoU 0.83``).
 
     Args:
         img_rgb (np.ndarray): (H, W, 3) uint8 RGB image (a (H, W) grey image is accepted).
@@ -87,10 +104,13 @@ def draw_referring_overlay(img_rgb: np.ndarray,
         min_width (int): Minimum output width in pixels. Defaults to 256.
         gt_color, pred_color (sequence[int]): RGB colours.
         extra_text (str, optional): A further caption line.
+        max_side (int): Largest side of the drawn image (before the caption). Defaults to
+            2048.
 
     Returns:
         np.ndarray: (s*H + caption height, s*W, 3) uint8 RGB, with scale
-        ``s = max(1, ceil(min_width / W))``.
+        ``s = max(1, ceil(min_width / W))`` limited so that ``s*H, s*W <= max_side``
+        (``s < 1``, a shrink, for larger images).
     """
     img = np.asarray(img_rgb)
     if img.ndim == 2:
@@ -102,7 +122,13 @@ def draw_referring_overlay(img_rgb: np.ndarray,
     gt = _as_mask(mask, (h, w), 'mask')
     pred = _as_mask(pred_mask, (h, w), 'pred_mask')
 
-    scale = max(1, -(-min_width // w))
+    if max(h, w) > max_side:  # shrink: take every k-th pixel (nearest), masks alike
+        step = -(-max(h, w) // max_side)
+        img = img[::step, ::step]
+        gt = None if gt is None else gt[::step, ::step]
+        pred = None if pred is None else pred[::step, ::step]
+        h, w = img.shape[:2]
+    scale = max(1, min(-(-min_width // w), max_side // max(h, w)))
     if scale > 1:
         img = np.repeat(np.repeat(img, scale, 0), scale, 1)
         gt = None if gt is None else np.repeat(np.repeat(gt, scale, 0), scale, 1)
@@ -118,16 +144,21 @@ def draw_referring_overlay(img_rgb: np.ndarray,
         out[_contour(gt, thick)] = gt_color
     out = np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
-    width = out.shape[1]
+    width = max(out.shape[1], min(min_width, max_side))  # room for the caption
     font = ImageFont.load_default()
     probe = ImageDraw.Draw(Image.new('RGB', (1, 1)))
     pad = 4
-    paragraphs = [_safe_text(' '.join(str(text).split()) or '(empty expression)', font)]
+    caption = _bounded_caption(str(text))
+    caption = ' '.join(caption.split())
+    paragraphs = [_safe_text(caption or '(empty expression)', font)]
     if extra_text:
-        paragraphs.append(_safe_text(str(extra_text), font))
+        paragraphs.append(_safe_text(_bounded_caption(str(extra_text)), font))
     lines = []
     for para in paragraphs:
         lines += _wrap(para, font, width - 2 * pad, probe)
+    if len(lines) > MAX_CAPTION_LINES:
+        lines = lines[:MAX_CAPTION_LINES - 1] + [f'... ({len(lines) - MAX_CAPTION_LINES + 1} '
+                                                 'more lines)']
     asc_desc = font.getbbox('Hg')
     line_h = asc_desc[3] - min(0, asc_desc[1]) + 3
     bar_h = 2 * pad + line_h * len(lines)

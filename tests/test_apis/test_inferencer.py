@@ -1,4 +1,6 @@
 # Copyright (c) mmrrsis contributors. All rights reserved.
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -63,3 +65,35 @@ def test_inferencer_pairs_and_errors(tiny_setup):
         RRSISInferencer(cfg, 'nope.pth')
     with pytest.raises(FileNotFoundError, match='missing.png'):
         inf('missing.png', 'a car')
+
+
+def test_concurrent_slide_inference_equals_sequential(tiny_setup):
+    """One inferencer called from several threads gives the sequential answers: in sliding-
+    window mode every crop reads the text of its own request (the text encoded once per
+    forward was shared on the model instance, and other threads' crops read it)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    cfg, ckpt, _, _, _ = tiny_setup
+    cfg = copy.deepcopy(cfg)
+    cfg.model.test_cfg = dict(mode='slide', crop_size=(64, 64), stride=(32, 32),
+                              eval_at_input_res=True)
+    for t in cfg.test_dataloader.dataset.pipeline:
+        if t['type'] == 'Resize':
+            t['scale'] = (128, 96)  # 3 x 2 windows
+    inf = RRSISInferencer(cfg, ckpt)
+    rng = np.random.default_rng(1)
+    texts = ['the red car', 'a white tank on the left', 'the building at the top right',
+             'ship', 'two planes', 'the road in the middle', 'the green field', 'a bridge']
+    jobs = [(rng.integers(0, 256, (48, 48, 3), dtype=np.uint8), texts[i % len(texts)])
+            for i in range(16)]
+    # a model whose prediction depends strongly on the text (random tiny weights barely do)
+    with torch.no_grad():
+        for p in inf.model.backbone.parameters():
+            p.mul_(3)
+    sequential = [inf(img, text)['scores'][0] for img, text in jobs]
+    assert len({s.tobytes() for s in sequential}) > 1
+    with ThreadPoolExecutor(4) as pool:
+        threaded = list(pool.map(lambda job: inf(job[0], job[1])['scores'][0], jobs * 2))
+    for i, scores in enumerate(threaded):
+        np.testing.assert_allclose(scores, sequential[i % len(jobs)], atol=1e-5, rtol=0,
+                                   err_msg=f'request {i}')

@@ -12,7 +12,7 @@ from PIL import Image
 from pycocotools import mask as mask_utils
 
 from mmrrsis.datasets import (JsonlReferDataset, NWPUReferDataset, RefSegRSDataset,
-                              RISBenchDataset)
+                              RISBenchDataset, RRSISDDataset)
 from mmrrsis.datasets.checks import check_dataset
 from mmrrsis.datasets.kinds import DATASET_KINDS, build_dataset_of_kind
 from mmrrsis.datasets.synthetic import generate_synthetic_dataset
@@ -189,3 +189,60 @@ def test_checker_and_browser_accept_every_kind(synth, tmp_path, kind):
         assert _tool('tools/misc/browse_dataset.py').main(
             [kind, str(roots[kind]), '--split', 'val', '--out-dir', str(out), '--num', '2']) == 0
         assert len(list(out.glob('*.png'))) == 2
+
+
+@pytest.mark.parametrize('sent', [None, 42, ['the', 'car']])
+def test_jsonl_expression_must_be_a_string_at_load_time(tmp_path, sent):
+    """``"sent": null`` passed loading and failed at training iteration 5 in the text encoder;
+    now the dataset refuses it naming the file and line."""
+    rle = mask_utils.encode(np.asfortranarray(np.ones((4, 4), np.uint8)))
+    good = dict(split='val', image_id=1, sent='the car', file_name='1.jpg',
+                segmentation=[dict(size=[4, 4], counts=rle['counts'].decode())])
+    (tmp_path / 'x_val.jsonl').write_text(json.dumps(good) + '\n' +
+                                          json.dumps(dict(good, sent=sent)) + '\n')
+    with pytest.raises(ValueError, match=r'x_val.jsonl:2: "sent" must be a string, got'):
+        JsonlReferDataset(data_root=str(tmp_path), split='val', pipeline=[])
+
+
+def test_refer_sentence_must_be_a_string_at_load_time(synth):
+    root = Path(synth) if not isinstance(synth, Path) else synth
+    refs_path = next(root.glob('**/refs(unc).p'), None)
+    if refs_path is None:
+        pytest.skip('no REFER-format synthetic set in this fixture')
+    refs = pickle.load(open(refs_path, 'rb'))
+    split = refs[0]['split']
+    refs[0]['sentences'][0]['raw'] = None
+    bad_root = root.parent / 'refer_null_sent'
+    import shutil
+    shutil.copytree(refs_path.parent.parent, bad_root, dirs_exist_ok=True)
+    pickle.dump(refs, open(bad_root / refs_path.parent.name / refs_path.name, 'wb'))
+    with pytest.raises(ValueError, match=rf"ref {refs[0]['ref_id']}, sentence .*must be a "
+                       'string, got NoneType'):
+        RRSISDDataset(data_root=str(bad_root), split=split, pipeline=[])
+
+
+@pytest.mark.parametrize('content', ['', '\n\n  \n'])
+def test_empty_split_names_the_file_in_every_dataset_class(tmp_path, content):
+    """An empty or blank-only phrase file (or a split without samples) gave MMEngine's
+    'need at least one array to concatenate'."""
+    (tmp_path / 'output_phrase_val.txt').write_text(content)
+    with pytest.raises(ValueError, match=r"RefSegRSDataset: split 'val' is empty: the phrase "
+                       r'file .*output_phrase_val.txt has no sample lines'):
+        RefSegRSDataset(data_root=str(tmp_path), split='val', pipeline=[])
+    (tmp_path / 'x_val.jsonl').write_text(content)
+    with pytest.raises(ValueError, match=r"JsonlReferDataset: split 'val' is empty: "
+                       r'.*x_val.jsonl has no sample lines'):
+        JsonlReferDataset(data_root=str(tmp_path), split='val', pipeline=[])
+
+
+def test_check_dataset_fails_on_an_empty_split_the_config_uses(tmp_path, capsys):
+    root = tmp_path / 'synth'
+    generate_synthetic_dataset(str(root), num_images=4, image_size=32, seed=0, progress=False)
+    (root / 'output_phrase_val.txt').write_text('\n')
+    tool = _tool('tools/misc/check_dataset.py')
+    config = str(REPO / 'configs/lavt/lavt_swin-tiny_minilm_1xb16-2k_synth-128x128.py')
+    # without a config an empty split is a warning (exit 0) ...
+    assert tool.main(['refsegrs', str(root), '--no-progress']) == 0
+    # ... with a config that validates on it, an error
+    assert tool.main(['refsegrs', str(root), '--no-progress', '--config', config]) == 1
+    assert "split 'val' has no samples" in capsys.readouterr().out

@@ -60,7 +60,13 @@ def test_baseline_config_turns_every_fast_switch_off():
     from mmengine.config import Config
     cfg = Config.fromfile(osp.join(
         benchmark.ROOT, 'configs/lavt/lavt_swin-b-w12_bert-base_4xb8-40e_rrsisd-480x480.py'))
-    assert cfg.model.attn_impl == 'sdpa'  # the paper configs run the fast path
+    assert cfg.model.attn_impl == 'sdpa'  # SDPA: the same computation within rounding
+    # the paper configs train in float32 as the official scripts; --amp is the fast path
+    assert cfg.optim_wrapper.type == 'OptimWrapper'
+    assert not cfg.optim_wrapper.optimizer.get('fused')
+    assert benchmark.fast_settings(cfg, 'train', 'cpu')['dtype'] is None
+    from mmrrsis.utils.training import enable_fast_path
+    enable_fast_path(cfg)
     assert cfg.optim_wrapper.type == 'AutocastOptimWrapper'
     assert cfg.optim_wrapper.optimizer.fused
     model = dict(cfg.model, test_cfg=dict(mode='whole', autocast='bfloat16'))
@@ -93,6 +99,9 @@ def test_every_config_has_both_paths(config):
     for mode in ('train', 'infer'):
         settings = benchmark.fast_settings(cfg, mode, 'cpu')
         assert settings['dtype'] in (None, 'bfloat16', 'float16', 'float32')
-    if '480x480' in config:  # the paper configs train on the fast path
+    if '480x480' in config:  # the paper configs: float32, --amp gives the fast path
         assert fast['attn_impl'] == 'sdpa'
+        assert benchmark.fast_settings(cfg, 'train', 'cpu')['dtype'] is None
+        cfg = benchmark.load_config(benchmark.parse_args([osp.join(benchmark.ROOT, config),
+                                                          '--amp']))
         assert benchmark.fast_settings(cfg, 'train', 'cpu')['dtype'] == 'bfloat16'

@@ -257,3 +257,40 @@ def test_unmapped_keys_are_reported(tmp_path, model, capsys):
     err = capsys.readouterr().err
     assert 'unmapped module_from_a_fork.weight' in err
     assert set(_converted(tmp_path / 'lenient.pth')) == set(model.state_dict())
+
+
+def test_wrong_files_fail_without_writing(tmp_path, capsys):
+    """Another model's checkpoint, an image and a text file: exit 1, nothing written, a reason
+    that names the file, and no advice to use the unsafe loader for what is not a checkpoint."""
+    import torchvision
+    resnet = tmp_path / 'resnet18.pth'
+    torch.save(torchvision.models.resnet18().state_dict(), resnet)
+    jpeg = tmp_path / 'photo.jpg'
+    jpeg.write_bytes(b'\xff\xd8\xff\xe0' + bytes(200))
+    text = tmp_path / 'notes.txt'
+    text.write_text('model: lavt\nepochs: 40\n')
+    for src, words in ((resnet, ['no tensor', 'resnet18.pth', 'nothing written']),
+                       (jpeg, ['photo.jpg', 'not a PyTorch checkpoint', 'JPEG']),
+                       (text, ['notes.txt', 'not a PyTorch checkpoint', 'text'])):
+        dst = tmp_path / f'{src.stem}_out.pth'
+        assert tool.main([str(src), str(dst)]) == 1, src
+        err = capsys.readouterr().err
+        assert not dst.exists()
+        for w in words:
+            assert w in err, (src, err)
+        assert '--trust-source' not in err
+        # the RMSIN / FIANet converters share the checks
+        assert tool.converter_main([str(src), str(dst)], 'x', 'x',
+                                   lambda state: ({}, {}, list(state))) == 1
+        assert not dst.exists()
+        capsys.readouterr()
+
+
+def test_mostly_unmapped_checkpoint_is_refused(tmp_path, model, capsys):
+    official, _ = _split_bert(to_official(model.state_dict()))
+    kept = dict(list(official.items())[:3])
+    kept.update({f'other_model.layer{i}.weight': torch.zeros(2) for i in range(10)})
+    torch.save({'model': kept}, tmp_path / 'src.pth')
+    assert tool.main([str(tmp_path / 'src.pth'), str(tmp_path / 'dst.pth')]) == 1
+    assert 'probably another model' in capsys.readouterr().err
+    assert not (tmp_path / 'dst.pth').exists()

@@ -24,3 +24,26 @@ def test_visualizer_draws_masks_and_text(tmp_path):
     drawn = np.asarray(Image.open(out_file))
     assert drawn.shape[1] >= 32 and drawn.shape[0] > drawn.shape[1]  # caption bar below
     assert not (drawn == 120).all()
+
+
+def test_overlay_is_bounded_in_size_and_time():
+    """A 4096x1 strip (was 1,048,599 x 256 pixels), an 8000x8000 scene and a 100,000-character
+    expression without spaces (was 425 s of word wrap) give bounded pictures quickly."""
+    import time
+
+    from mmrrsis.visualization.draw import (MAX_CAPTION_LINES, draw_referring_overlay)
+    strip = np.zeros((4096, 1, 3), np.uint8)
+    out = draw_referring_overlay(strip, np.ones((4096, 1), np.uint8), 'a road')
+    assert out.shape[0] <= 2048 + 400 and out.shape[1] <= 2048
+    big = np.zeros((8000, 8000, 3), np.uint8)
+    mask = np.zeros((8000, 8000), np.uint8)
+    mask[1000:3000, 2000:5000] = 1
+    out = draw_referring_overlay(big, mask, 'the tank', pred_mask=mask)
+    assert max(out.shape[:2]) <= 2048 + 400
+    # the mask is drawn at the shrunk scale (top-left corner of the fill: 1000 / 4 = 250)
+    assert (out[250:260, 500:510] != 0).any() and (out[:240, :480] == 0).all()
+    start = time.perf_counter()
+    out = draw_referring_overlay(np.zeros((64, 64, 3), np.uint8), None, 'x' * 100_000)
+    assert time.perf_counter() - start < 5
+    line_h = 14
+    assert out.shape[0] <= 256 + (MAX_CAPTION_LINES + 1) * line_h + 20

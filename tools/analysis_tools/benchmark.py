@@ -22,7 +22,7 @@ argmax agreement). The last line printed is one JSON object.
 Examples::
 
     python tools/analysis_tools/benchmark.py \\
-        configs/lavt/lavt_swin-b-w12_bert-base_4xb8-40e_rrsisd-480x480.py --mode train
+        configs/lavt/lavt_swin-b-w12_bert-base_4xb8-40e_rrsisd-480x480.py --mode train --amp
     python tools/analysis_tools/benchmark.py CONFIG --mode infer --batch-size 2 \\
         --cfg-options model.test_cfg.autocast=bfloat16
     python tools/analysis_tools/benchmark.py CONFIG --device cuda --repeat 20 --warmup 5
@@ -77,6 +77,9 @@ def parse_args(argv=None):
     p.add_argument('--no-memory', action='store_true',
                    help='skip the peak-memory processes')
     p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--amp', action='store_true',
+                   help="the training fast path of tools/train.py --amp (bfloat16 autocast, "
+                   'fused AdamW); the paper configs train in float32 without it')
     p.add_argument('--cfg-options', nargs='+', action=DictAction,
                    help='override config settings, as in tools/train.py')
     p.add_argument('--memory-probe', choices=['baseline', 'fast'], default=None,
@@ -389,6 +392,9 @@ def load_config(args) -> Config:
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    if getattr(args, 'amp', False):
+        from mmrrsis.utils.training import enable_fast_path
+        enable_fast_path(cfg)
     return cfg
 
 

@@ -198,9 +198,43 @@ def convert_lavt(
     return converted, dropped, unmapped
 
 
+def check_torch_file(path: str) -> None:
+    """Refuse, with the reason, a file that is no PyTorch checkpoint at all (an image, a text
+    file, a truncated download): such a file is not a matter of trust."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'checkpoint not found: {path}')
+    with open(path, 'rb') as f:
+        head = f.read(8)
+    # torch.save: a zip archive ('PK\x03\x04'); the legacy format: a pickle (protocol 2+)
+    if head[:4] == b'PK\x03\x04' or head[:1] == b'\x80':
+        return
+    kinds = {b'\xff\xd8\xff': 'a JPEG image', b'\x89PNG': 'a PNG image', b'II*\x00': 'a TIFF image',
+             b'MM\x00*': 'a TIFF image', b'{': 'JSON text', b'<': 'HTML / XML text'}
+    kind = next((v for k, v in kinds.items() if head.startswith(k)), None)
+    if kind is None:
+        kind = 'text' if head and all(32 <= b < 127 or b in b'\t\r\n' for b in head) else \
+            'not a PyTorch file'
+    raise ValueError(f'{path} is not a PyTorch checkpoint ({kind}; first bytes {head!r}); '
+                     'give the .pth file of the official release')
+
+
+def mapping_problem(converted: Mapping, unmapped: List[str], src: str) -> Optional[str]:
+    """Why a conversion must not be written: nothing mapped, or fewer source tensors mapped
+    than not (another model's checkpoint); None when it is fine."""
+    if not converted:
+        return (f'no tensor of {src} maps to an mmrrsis name ({len(unmapped)} unmapped, e.g. '
+                f'{list(unmapped)[:3]}): it is not a checkpoint of this model; nothing written')
+    if len(unmapped) > len(converted):
+        return (f'only {len(converted)} tensors of {src} map to mmrrsis names and '
+                f'{len(unmapped)} do not (e.g. {list(unmapped)[:3]}): it is probably another '
+                "model's checkpoint; nothing written")
+    return None
+
+
 def load_torch_file(path: str, trust_source: bool = False) -> dict:
     """``torch.load`` on the CPU. LAVT checkpoints also pickle the training ``args``
     (an ``argparse.Namespace``), which the safe loader is allowed to rebuild."""
+    check_torch_file(path)
     if trust_source:
         return torch.load(path, map_location='cpu', weights_only=False)
     safe_globals = getattr(torch.serialization, 'safe_globals', None)  # torch >= 2.5
@@ -299,7 +333,11 @@ def converter_main(argv, description: str, src_help: str, convert) -> int:
     parser.add_argument('--trust-source', action='store_true',
                         help='load with torch.load(weights_only=False) (arbitrary pickles)')
     args = parser.parse_args(argv)
-    return convert_file(args.src, args.dst, convert, args.strict, args.trust_source)
+    try:
+        return convert_file(args.src, args.dst, convert, args.strict, args.trust_source)
+    except (FileNotFoundError, ValueError, RuntimeError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 1
 
 
 def fold_neck_gate_biases(converted: 'OrderedDict[str, torch.Tensor]') -> None:
@@ -324,6 +362,10 @@ def convert_file(src: str, dst: str, convert, strict: bool = False,
     if not isinstance(ckpt, Mapping):
         raise ValueError(f'{src} does not hold a dict')
     state_dict, dropped, unmapped = convert(_model_state(ckpt, src))
+    problem = mapping_problem(state_dict, unmapped, src)
+    if problem:
+        print(f'error: {problem}', file=sys.stderr)
+        return 1
     print(f'converted {len(state_dict)} tensors')
     for key, reason in dropped.items():
         print(f'dropped {key}: {reason}')
@@ -356,6 +398,14 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    try:
+        return _convert_main(args)
+    except (FileNotFoundError, ValueError, RuntimeError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 1
+
+
+def _convert_main(args) -> int:
     ckpt = load_torch_file(args.src, args.trust_source)
     if not isinstance(ckpt, Mapping):
         raise ValueError(f'{args.src} does not hold a dict')
@@ -365,7 +415,10 @@ def main(argv=None) -> int:
     else:
         bert_state = ckpt.get('bert_model')
     state_dict, dropped, unmapped = convert_lavt(model_state, bert_state)
-
+    problem = mapping_problem(state_dict, unmapped, args.src)
+    if problem:
+        print(f'error: {problem}', file=sys.stderr)
+        return 1
     print(f'converted {len(state_dict)} tensors')
     for key, reason in dropped.items():
         print(f'dropped {key}: {reason}')

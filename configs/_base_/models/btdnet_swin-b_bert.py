@@ -3,8 +3,11 @@
 # T-BTD twin-stream head and D-MOLS (entity-word erasure + reconstruction, training only).
 _base_ = ['./lavt_swin-b_bert.py']
 norm_cfg = dict(type='SyncBN', requires_grad=True)
+# BTDNet trains with RMSIN's recipe (README.md): RMSIN's seed and BERT dropout regime
+randomness = dict(seed=2401)
 model = dict(
     type='BTDNetEncoderDecoder',
+    text_encoder=dict(dropout='all'),
     backbone=dict(
         type='BSCSwinTransformer',
         fusion_stages=(0, 1, 2, 3),
@@ -61,3 +64,6 @@ model = dict(
     erase='one_run',  # 'one_run' | 'all_entities'
     rec_query='text',  # pass modes: 'text' | 'updated_text'
     entity_source='category+nouns')  # 'category+nouns' | 'category'
+# the official total batch (GPUs x images per GPU); MMEngine scales the lr with the total batch
+# only if enabled (`--cfg-options auto_scale_lr.enable=True`)
+auto_scale_lr = dict(enable=False, base_batch_size=8)

@@ -3,12 +3,17 @@
 # the expression decoupled into context / ground-object / spatial-position texts (one BERT
 # call), TMEM before the LAVT head, loss 0.9 * weighted CE + 0.1 * Dice.
 _base_ = './lavt_swin-b_bert.py'
+# the official train.py: seed 2401 (cudnn.deterministic not set: see rmsin_swin-b_bert.py)
+randomness = dict(seed=2401)
+# the official train.py keeps the best checkpoint by the test split's oIoU
+selection = dict(official_split='test')
 model = dict(
     type='FIANetEncoderDecoder',
     # position_rule: FIANet's prepositional chunks (the official rule, offline); 'lexicon' keeps
     # only phrases with a position word (configs/fianet/README.md)
+    # BERT inside the model, in train mode in the official train.py: dropout everywhere
     text_encoder=dict(type='DecoupledTextEncoder', object_categories='rrsisd',
-                      position_rule='reference'),
+                      position_rule='reference', dropout='all'),
     backbone=dict(type='FIANetSwinTransformer', channel_ratio=8, spatial_kernel=3),
     neck=dict(
         type='TMEMNeck',
@@ -22,3 +27,6 @@ model = dict(
              loss_weight=0.9),
         dict(type='RefDiceLoss', loss_weight=0.1),
     ]))
+# the official total batch (GPUs x images per GPU); MMEngine scales the lr with the total batch
+# only if enabled (`--cfg-options auto_scale_lr.enable=True`)
+auto_scale_lr = dict(enable=False, base_batch_size=8)

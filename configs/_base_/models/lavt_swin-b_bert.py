@@ -2,6 +2,12 @@
 # the language gate after every stage, bert-base-uncased (20 tokens), SimpleDecoding head with
 # 2-class logits, weighted CE [0.9, 1.1].
 norm_cfg = dict(type='SyncBN', requires_grad=True)
+# the official train.py converts every BatchNorm to SyncBatchNorm (distributed runs only)
+sync_bn = 'torch'
+# Checkpoint selection (docs/en/metric.md): 'clean' selects the best checkpoint on val and
+# tests once; 'official' selects on the split the official script uses (LAVT: val).
+# `tools/train.py CONFIG --selection official` or --cfg-options selection.protocol=official
+selection = dict(protocol='clean', official_split='val')
 data_preprocessor = dict(
     type='SegDataPreProcessor',
     mean=[123.675, 116.28, 103.53],
@@ -24,7 +30,9 @@ model = dict(
         max_tokens=20,
         pretrained=True,
         attn_implementation='sdpa',
-        trainable_layers=(0, 10)),  # the reference optimises BERT layers 0-9 only
+        trainable_layers=(0, 10),  # the reference optimises BERT layers 0-9 only
+        # LAVT's BERT is a separate BertModel never put in train mode: no dropout anywhere
+        dropout='none'),
     backbone=dict(
         type='LAVTSwinTransformer',
         pretrain_img_size=384,
@@ -57,9 +65,13 @@ model = dict(
         num_classes=2,
         norm_cfg=norm_cfg,
         align_corners=True,
+        init_mode='pytorch',  # SimpleDecoding's PyTorch-default convs and classifier
         loss_decode=dict(
             type='CrossEntropyLoss', use_sigmoid=False, class_weight=[0.9, 1.1],
             loss_weight=1.0)),
     train_cfg=dict(),
     # eval_at_input_res: the paper protocol (metrics at the 480x480 network input)
     test_cfg=dict(mode='whole', eval_at_input_res=True))
+# the official total batch (GPUs x images per GPU); MMEngine scales the lr with the total batch
+# only if enabled (`--cfg-options auto_scale_lr.enable=True`)
+auto_scale_lr = dict(enable=False, base_batch_size=32)

@@ -5,8 +5,14 @@
 # Dice. The neck and head widths follow the backbone (RMSINEncoderDecoder): only the Swin
 # arguments set them.
 _base_ = ['./lavt_swin-b_bert.py']
+# the official train.py: seed 2401 (cudnn.deterministic is not set here: MMEngine's
+# deterministic=True also calls torch.use_deterministic_algorithms, which refuses CUDA's
+# bilinear-upsampling backward)
+randomness = dict(seed=2401)
 model = dict(
     type='RMSINEncoderDecoder',
+    # BERT inside the model, which the official train.py puts in train mode: dropout everywhere
+    text_encoder=dict(dropout='all'),
     backbone=dict(type='RMSINSwinTransformer'),
     neck=dict(
         type='CIMNeck',
@@ -25,8 +31,12 @@ model = dict(
         max_angle=40.0,
         norm_cfg={{_base_.norm_cfg}},
         align_corners=True,
+        init_mode='pytorch',
         loss_decode=[
             dict(type='CrossEntropyLoss', use_sigmoid=False, class_weight=[0.9, 1.1],
                  loss_weight=0.9),
             dict(type='RefDiceLoss', loss_weight=0.1),
         ]))
+# the official total batch (GPUs x images per GPU); MMEngine scales the lr with the total batch
+# only if enabled (`--cfg-options auto_scale_lr.enable=True`)
+auto_scale_lr = dict(enable=False, base_batch_size=8)

@@ -1,13 +1,15 @@
 # LAVT's recipe: AdamW (lr 5e-5, wd 1e-2; no decay for the backbone's norms, absolute position
 # embedding and relative position bias tables), poly decay (power 0.9) per iteration, 40 epochs,
 # validation every epoch, best checkpoint by oIoU.
-# The fast path (docs/en/benchmark.md): the training forward under bfloat16 autocast (CPU and
-# GPUs since Ampere; parameters, gradients and AdamW states stay float32) and the fused AdamW
-# kernel. The float32 path: --cfg-options optim_wrapper.dtype=float32.
+# Precision: float32, as every official training script (LAVT, RMSIN, FIANet, rrsis). The fast
+# path (docs/en/benchmark.md: bfloat16 autocast in the training forward, parameters, gradients
+# and AdamW states in float32, and the fused AdamW kernel) is a deliberate deviation the user
+# asks for: `tools/train.py CONFIG --amp`, or
+# --cfg-options optim_wrapper.type=AutocastOptimWrapper optim_wrapper.dtype=bfloat16 \
+#     optim_wrapper.optimizer.fused=True
 optim_wrapper = dict(
-    type='AutocastOptimWrapper',
-    dtype='bfloat16',
-    optimizer=dict(type='AdamW', lr=5e-5, betas=(0.9, 0.999), weight_decay=0.01, fused=True),
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=5e-5, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01),
     paramwise_cfg=dict(
         custom_keys={
             # substring match, as mmseg's Swin configs: every parameter whose name contains
@@ -28,7 +30,9 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=True),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=True, interval=1, max_keep_ckpts=1,
+    checkpoint=dict(type='SafeCheckpointHook', by_epoch=True, interval=1, max_keep_ckpts=1,
                     save_best='oIoU', rule='greater'),
+    # stop (or skip the step: action='skip') on a NaN / Inf loss (docs/en/train_test.md)
+    nonfinite_loss=dict(type='NonFiniteLossHook', action='error'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'))

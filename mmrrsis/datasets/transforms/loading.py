@@ -232,20 +232,31 @@ class LoadRRSISImageFromFile(MMCVLoadImageFromFile):
     :func:`high_bit_depth_to_uint8` under ``high_bit_depth`` (logged once per transform) and
     replicated to 3 channels.
 
+    An image that cannot be read (missing, corrupt, changed during a run) raises an error that
+    names the file (``on_error='raise'``, the default). ``on_error='skip'`` instead logs the
+    file with a running count and returns None, so that a *training* dataset draws another
+    sample (MMEngine's ``BaseDataset`` refetch); evaluation always raises (a skipped test sample
+    would change the metric).
+
     Args:
         imdecode_backend (str): Defaults to ``'pillow'``.
         high_bit_depth (str): ``'range'``, ``'minmax'`` or ``'error'``. Defaults to
             ``'range'``.
+        on_error (str): ``'raise'`` or ``'skip'``. Defaults to ``'raise'``.
         **kwargs: Other ``LoadImageFromFile`` arguments.
     """
 
     def __init__(self, imdecode_backend: str = 'pillow', high_bit_depth: str = 'range',
-                 **kwargs) -> None:
+                 on_error: str = 'raise', **kwargs) -> None:
         if high_bit_depth not in HIGH_BIT_DEPTH_RULES:
             raise ValueError(f'high_bit_depth must be one of {HIGH_BIT_DEPTH_RULES}, got '
                              f'{high_bit_depth!r}')
+        if on_error not in ('raise', 'skip'):
+            raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
         super().__init__(imdecode_backend=imdecode_backend, **kwargs)
         self.high_bit_depth = high_bit_depth
+        self.on_error = on_error
+        self.num_skipped = 0  # per process (each dataloader worker counts its own)
         self._logged_high_bit = False
 
     def _load_high_bit_depth(self, results: dict) -> Optional[dict]:
@@ -282,6 +293,18 @@ class LoadRRSISImageFromFile(MMCVLoadImageFromFile):
         return results
 
     def transform(self, results: dict) -> Optional[dict]:
+        try:
+            return self._load(results)
+        except (FileNotFoundError, ValueError) as e:
+            if self.on_error == 'raise' or results.get('test_mode', False):
+                raise
+            self.num_skipped += 1
+            print_log(f'LoadRRSISImageFromFile(on_error=skip): skipped an unreadable image '
+                      f'({self.num_skipped} in this process so far), another sample is drawn: '
+                      f'{e}', logger='current', level=30)
+            return None
+
+    def _load(self, results: dict) -> Optional[dict]:
         path = results['img_path']
         out = self._load_high_bit_depth(results)
         if out is not None:
@@ -310,22 +333,29 @@ class LoadRRSISAnnotations(BaseTransform):
 
     A mask whose size differs from the loaded image is an error by default
     (``on_size_mismatch='error'``); ``'resize'`` nearest-resizes it to the image and logs a
-    warning (RSRefSeg2's behaviour). Must come after the image loading transform to be checked.
+    warning (RSRefSeg2's behaviour); ``'keep'`` keeps it at its own size and logs a warning
+    (once per image): a following fixed-size ``Resize(keep_ratio=False)`` then resizes image
+    and mask to the network size independently, as the official RRSIS-D loaders do (some
+    RRSIS-D images are 800x801 or 800x787 while their RLE says 800x800; RMSIN issue #12).
+    ``'keep'`` needs such a resize before anything compares the two. Must come after the
+    image loading transform to be checked.
 
     Required keys: ``seg_map_path`` or ``segmentation`` (+ ``height``, ``width`` for polygons).
     Added keys: ``gt_seg_map``, ``seg_fields``.
 
     Args:
         fg_threshold (int): RefSegRS foreground threshold. Defaults to 50.
-        on_size_mismatch (str): ``'error'`` or ``'resize'``. Defaults to ``'error'``.
+        on_size_mismatch (str): ``'error'``, ``'resize'`` or ``'keep'``. Defaults to
+            ``'error'``.
     """
 
     def __init__(self, fg_threshold: int = 50, on_size_mismatch: str = 'error') -> None:
-        if on_size_mismatch not in ('error', 'resize'):
-            raise ValueError("on_size_mismatch must be 'error' or 'resize', "
+        if on_size_mismatch not in ('error', 'resize', 'keep'):
+            raise ValueError("on_size_mismatch must be 'error', 'resize' or 'keep', "
                              f'got {on_size_mismatch!r}')
         self.fg_threshold = fg_threshold
         self.on_size_mismatch = on_size_mismatch
+        self._reported = set()  # images whose mismatch was logged ('keep' logs once)
 
     def transform(self, results: dict) -> dict:
         if results.get('seg_map_path') is not None:
@@ -358,10 +388,17 @@ class LoadRRSISAnnotations(BaseTransform):
             msg = (f'mask {source} has size {mask.shape[1]}x{mask.shape[0]} (WxH) but the image '
                    f"{results.get('img_path')} is {img_shape[1]}x{img_shape[0]}")
             if self.on_size_mismatch == 'error':
-                raise ValueError(msg + " (set on_size_mismatch='resize' to resize it)")
-            print_log(msg + '; nearest-resizing the mask', logger='current', level=30)
-            mask = cv2.resize(mask, (img_shape[1], img_shape[0]),
-                              interpolation=cv2.INTER_NEAREST)
+                raise ValueError(msg + " (set on_size_mismatch='resize' to resize it, or "
+                                 "'keep' to resize both to the network size independently)")
+            if self.on_size_mismatch == 'resize':
+                print_log(msg + '; nearest-resizing the mask', logger='current', level=30)
+                mask = cv2.resize(mask, (img_shape[1], img_shape[0]),
+                                  interpolation=cv2.INTER_NEAREST)
+            elif results.get('img_path') not in self._reported:
+                self._reported.add(results.get('img_path'))
+                print_log(msg + '; kept at its size: the fixed-size Resize resizes image and '
+                          'mask independently, as the official loaders (logged once per '
+                          'image)', logger='current', level=30)
         results['gt_seg_map'] = mask
         results.setdefault('seg_fields', [])
         if 'gt_seg_map' not in results['seg_fields']:

@@ -12,6 +12,21 @@ from mmseg.registry import OPTIM_WRAPPERS
 AUTOCAST_DTYPES = ('bfloat16', 'float16', 'float32')
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX, through oneDNN).
+
+    Without it (e.g. an AVX2-only CPU), oneDNN emulates bfloat16 and autocast makes training
+    several times slower than float32 (a demo iteration: 9.3 s vs 1.6 s on an AVX2 EPYC).
+    """
+    check = getattr(getattr(torch.ops, 'mkldnn', None), '_is_mkldnn_bf16_supported', None)
+    if check is None:
+        return False
+    try:
+        return bool(check())
+    except Exception:  # an op missing from this build
+        return False
+
+
 @OPTIM_WRAPPERS.register_module()
 class AutocastOptimWrapper(OptimWrapper):
     """An :class:`~mmengine.optim.OptimWrapper` that runs the forward pass of training under
@@ -27,19 +42,24 @@ class AutocastOptimWrapper(OptimWrapper):
     The paper configs use it; ``optim_wrapper.dtype=float32`` (e.g. through
     ``--cfg-options``) turns autocast off and gives the float32 path. On a GPU without
     bfloat16 support (before Ampere) bfloat16 falls back to float32 with a warning: float16
-    needs loss scaling, which is ``AmpOptimWrapper``'s job.
+    needs loss scaling, which is ``AmpOptimWrapper``'s job. On a CPU without native bfloat16
+    (:func:`cpu_has_native_bf16` False: oneDNN emulates it, several times slower than float32)
+    it falls back to float32 too and logs it, unless ``cpu_fallback=False``.
 
     Args:
         dtype (str | torch.dtype): ``'bfloat16'``, ``'float16'`` or ``'float32'`` (no
             autocast). Defaults to ``'bfloat16'``.
         device_type (str, optional): ``'cpu'`` or ``'cuda'``; by default the device of the
             model's first parameter.
+        cpu_fallback (bool): Train in float32 on CPUs without native bfloat16. Defaults to
+            True.
         **kwargs: Arguments of :class:`~mmengine.optim.OptimWrapper`.
     """
 
     def __init__(self,
                  dtype: Union[str, torch.dtype, None] = 'bfloat16',
                  device_type: Optional[str] = None,
+                 cpu_fallback: bool = True,
                  **kwargs) -> None:
         super().__init__(**kwargs)
         if isinstance(dtype, torch.dtype):
@@ -49,6 +69,7 @@ class AutocastOptimWrapper(OptimWrapper):
             raise ValueError(f'dtype must be one of {AUTOCAST_DTYPES}, got {dtype!r}.')
         self.cast_dtype = getattr(torch, dtype)
         self.device_type = device_type
+        self.cpu_fallback = cpu_fallback
         self._checked = False
 
     def _enabled(self, device_type: str) -> bool:
@@ -60,6 +81,15 @@ class AutocastOptimWrapper(OptimWrapper):
                 print_log('AutocastOptimWrapper: this GPU has no bfloat16 support; training '
                           'runs in float32 (use AmpOptimWrapper for float16 with loss '
                           'scaling).', logger='current', level=logging.WARNING)
+                self._checked = True
+            return False
+        if device_type == 'cpu' and self.cast_dtype == torch.bfloat16 and \
+                self.cpu_fallback and not cpu_has_native_bf16():
+            if not self._checked:
+                print_log('AutocastOptimWrapper: this CPU has no native bfloat16 (no '
+                          'AVX512-BF16 / AMX; emulated bfloat16 is several times slower than '
+                          'float32); training runs in float32 (cpu_fallback=False forces '
+                          'bfloat16).', logger='current', level=logging.WARNING)
                 self._checked = True
             return False
         return True

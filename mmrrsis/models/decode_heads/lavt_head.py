@@ -49,6 +49,12 @@ class LAVTHead(BaseDecodeHead):
         second_conv_cfg (dict, optional): ``conv_cfg`` of the second 3x3 conv of every
             fusion step (RMSIN: ``dict(type='AdaptiveRotatedConv2d')``). Defaults to None,
             the head's ``conv_cfg``.
+        init_mode (str): ``'mmseg'``: mmcv's ``ConvModule`` initialisation (kaiming normal,
+            fan-out) and ``conv_seg`` N(0, 0.01), as MMSeg's heads; ``'pytorch'``: PyTorch's
+            defaults for every plain ``nn.Conv2d`` and norm of the head, ``conv_seg``
+            included, as the official ``SimpleDecoding`` (``lib/mask_predictor.py``; about 4x
+            smaller std than kaiming fan-out). Custom convolutions (RMSIN's rotated conv)
+            keep their own. Defaults to ``'mmseg'``; the paper configs use ``'pytorch'``.
         **kwargs: Other arguments of :class:`BaseDecodeHead` (``loss_decode``,
             ``act_cfg``, ``out_channels``, ``threshold``, ``init_cfg`` ...).
     """
@@ -63,7 +69,11 @@ class LAVTHead(BaseDecodeHead):
                  norm_cfg: OptConfigType = dict(type='BN', requires_grad=True),
                  align_corners: bool = True,
                  second_conv_cfg: OptConfigType = None,
+                 init_mode: str = 'mmseg',
                  **kwargs) -> None:
+        if init_mode not in ('mmseg', 'pytorch'):
+            raise ValueError(f"init_mode must be 'mmseg' or 'pytorch', got {init_mode!r}")
+        self.init_mode = init_mode
         if input_transform != 'multiple_select':
             raise ValueError("LAVTHead fuses several levels: use input_transform="
                              "'multiple_select'.")
@@ -87,6 +97,16 @@ class LAVTHead(BaseDecodeHead):
                 nn.Sequential(
                     self._conv3x3(running + self.in_channels[k], channels),
                     self._conv3x3(channels, channels, second_conv_cfg or self.conv_cfg)))
+
+    def init_weights(self) -> None:
+        """MMSeg's initialisation; with ``init_mode='pytorch'`` then PyTorch's defaults for
+        the plain convolutions and norms (as the official decoder builds them)."""
+        super().init_weights()
+        if self.init_mode == 'pytorch':
+            for m in self.modules():
+                if type(m) in (nn.Conv2d, nn.BatchNorm2d, nn.SyncBatchNorm, nn.GroupNorm,
+                               nn.LayerNorm):
+                    m.reset_parameters()
 
     def _conv3x3(self, in_channels: int, out_channels: int,
                  conv_cfg: OptConfigType = None) -> ConvModule:

@@ -6,6 +6,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn import ConvModule, build_activation_layer, build_norm_layer
 from mmengine.model import BaseModule
+from mmengine.model.weight_init import trunc_normal_init
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType
 from torch import Tensor
@@ -120,6 +121,16 @@ class TMEMNeck(BaseModule):
         self.local_embeds = nn.ModuleList([ConvModule(c, c, **conv) for c in in_channels])
         self.global_acts = nn.ModuleList([ConvModule(c, c, **conv) for c in in_channels])
         self.global_embeds = nn.ModuleList([ConvModule(c, c, **conv) for c in in_channels])
+
+    def init_weights(self) -> None:
+        """As the official code, where this module lives inside the backbone and its
+        ``init_weights`` gives every ``nn.Linear`` trunc-normal (std 0.02) weights and zero
+        biases; the convolutions keep their own. An ``init_cfg`` replaces this."""
+        super().init_weights()
+        if self.init_cfg is None:
+            for m in self.modules():
+                if isinstance(m, nn.Linear):
+                    trunc_normal_init(m, std=.02, bias=0.)
 
     def forward(self, inputs: Sequence[Tensor], text_feats: Tensor,
                 text_mask: Optional[Tensor] = None) -> Tuple[Tensor, ...]:

@@ -1,16 +1,20 @@
 # Copyright (c) mmrrsis contributors. All rights reserved.
 import inspect
+import logging
+import threading
 from contextlib import contextmanager
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
+from mmengine.logging import print_log
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
 from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig, OptSampleList,
                          SampleList, add_prefix)
 from torch import Tensor
 
+from ...engine.optimizers.autocast_optim_wrapper import cpu_has_native_bf16
 from ..layers.attention import check_attn_impl, set_attn_impl
 
 TextFeats = Tuple[Tensor, Tensor]
@@ -101,7 +105,9 @@ class RRSISEncoderDecoder(EncoderDecoder):
             pretrained=pretrained,
             init_cfg=init_cfg)
         self.text_encoder = MODELS.build(text_encoder)
-        self._cached_text: Optional[TextFeats] = None
+        # the texts of the forward in progress, per thread: one model serves several request
+        # threads (the inferencer, the web demo), and a crop must read its own request's text
+        self._cached_text: Dict[int, TextFeats] = {}
         autocast = self.test_cfg.get('autocast') if self.test_cfg else None
         if autocast not in (None, 'bfloat16', 'float16'):
             raise ValueError(f"test_cfg.autocast must be None, 'bfloat16' or 'float16', got "
@@ -112,17 +118,20 @@ class RRSISEncoderDecoder(EncoderDecoder):
     # ------------------------------------------------------------------ text
     def encode_text(self, texts: List[str]) -> TextFeats:
         """Encode expressions: ``(text_feats (B, L, C), text_mask (B, L))``."""
-        if self._cached_text is not None:  # slide inference: encoded once per forward
-            return self._cached_text
+        cached = self._cached_text.get(threading.get_ident())
+        if cached is not None:  # slide inference: encoded once per forward
+            return cached
         return self.text_encoder(texts)
 
     @contextmanager
     def _text_cache(self, text: TextFeats):
-        self._cached_text = text
+        """Serve ``text`` to :meth:`encode_text` calls of this thread inside the block."""
+        key = threading.get_ident()
+        self._cached_text[key] = text
         try:
             yield
         finally:
-            self._cached_text = None
+            self._cached_text.pop(key, None)
 
     @staticmethod
     def _text_kwargs(module: Optional[nn.Module], text: TextFeats) -> Dict[str, Tensor]:
@@ -158,6 +167,14 @@ class RRSISEncoderDecoder(EncoderDecoder):
     def inference(self, inputs: Tensor, batch_img_metas: List[dict]) -> Tensor:
         """Whole or slide inference with the texts encoded once for all crops."""
         autocast = self.test_cfg.get('autocast')
+        if autocast == 'bfloat16' and inputs.device.type == 'cpu' and \
+                not cpu_has_native_bf16():
+            if not getattr(self, '_warned_bf16', False):
+                print_log('test_cfg.autocast=bfloat16: this CPU has no native bfloat16 '
+                          '(emulated bfloat16 is several times slower); inference runs in '
+                          'float32', logger='current', level=logging.WARNING)
+                self._warned_bf16 = True
+            autocast = None
         if autocast:
             with torch.autocast(device_type=inputs.device.type, dtype=getattr(torch, autocast)):
                 text = self.text_encoder(texts_from_metas(batch_img_metas))

@@ -55,6 +55,9 @@ KNOWN_HF_CONFIGS.update({
     for k, v in list(KNOWN_HF_CONFIGS.items()) if k.startswith('bert-')
 })
 
+#: Where dropout is active in train mode (:class:`HFTextEncoder` ``dropout``).
+DROPOUT_MODES = ('none', 'trained', 'all')
+
 # Where the encoder layers (a ``ModuleList``) live in common architectures.
 _LAYER_PATHS = ('encoder.layer', 'encoder.layers', 'transformer.layer', 'layers')
 
@@ -173,9 +176,17 @@ class HFTextEncoder(BaseModule):
     anything else get ``requires_grad=False``. The LAVT-family references give only BERT
     ``encoder.layer[0..9]`` to the optimizer, i.e. ``trainable_layers=(0, 10)`` reproduces
     them: embeddings and layers 10-11 keep their pretrained values (gradients still flow
-    *through* layers 10-11 to layers 0-9). Frozen parts run in eval mode during training
-    (dropout off) unless ``frozen_eval=False``; the references keep their dropout on, so use
-    ``frozen_eval=False`` for exact parity.
+    *through* layers 10-11 to layers 0-9).
+
+    Dropout during training is one switch, ``dropout`` (the official codes differ; see
+    ``docs/en/config.md``):
+
+    - ``'none'``: the whole encoder runs in eval mode, always (LAVT and LGCE: their BERT is a
+      separate ``BertModel`` that is never put in train mode);
+    - ``'trained'``: dropout in the trained parts only, frozen parts in eval mode (the
+      default: a frozen layer's features stay deterministic);
+    - ``'all'``: dropout everywhere in train mode, frozen parts included (RMSIN and FIANet:
+      BERT lives inside the model, which is put in train mode).
 
     Args:
         name_or_path (str): Local directory or Hugging Face hub name of the model (config and
@@ -193,14 +204,17 @@ class HFTextEncoder(BaseModule):
             BERT-base. A ``range`` with step 1 is accepted too. Defaults to None (train all).
         freeze_embeddings (bool): Freeze the embedding layer (words, positions, token types,
             their LayerNorm). Implied by ``trainable_layers``. Defaults to False.
-        frozen_eval (bool): Keep frozen parts in eval mode during training, so their dropout
-            is off. Defaults to True.
+        dropout (str, optional): Where dropout is active in train mode: ``'none'``,
+            ``'trained'`` or ``'all'`` (above). Defaults to None: ``'trained'``, or
+            ``'all'`` when ``frozen_eval=False``.
+        frozen_eval (bool): The older form of ``dropout``: True is ``'trained'``, False is
+            ``'all'``; ignored when ``dropout`` is given. Defaults to True.
         gradient_checkpointing (bool): Recompute the encoder layers' activations in backward
             (non-reentrant checkpointing) to save memory. Defaults to False.
         tokenizer_path (str, optional): Local directory or hub name of the tokenizer.
             Defaults to None (= ``name_or_path``).
-        cache_size (int): With a fully frozen encoder (``frozen=True`` and
-            ``frozen_eval=True``, so the same text always gives the same features), keep the
+        cache_size (int): With a fully frozen encoder without dropout (``frozen=True`` and
+            ``dropout`` not ``'all'``, so the same text always gives the same features), keep the
             features of up to this many distinct expressions (least recently used dropped)
             and encode only the ones not seen yet. Training sets repeat their expressions every
             epoch; the synthetic demo set has about 2,000 distinct ones. The cache is cleared
@@ -230,6 +244,7 @@ class HFTextEncoder(BaseModule):
                  trainable_layers: Optional[Union[Tuple[int, int], range]] = None,
                  freeze_embeddings: bool = False,
                  frozen_eval: bool = True,
+                 dropout: Optional[str] = None,
                  gradient_checkpointing: bool = False,
                  tokenizer_path: Optional[str] = None,
                  model_config: Optional[dict] = None,
@@ -243,10 +258,15 @@ class HFTextEncoder(BaseModule):
         self.attn_implementation = attn_implementation
         if not isinstance(cache_size, int) or cache_size < 0:
             raise ValueError(f'cache_size must be an int >= 0, got {cache_size!r}')
-        if cache_size and not (frozen and frozen_eval):
-            raise ValueError('cache_size > 0 needs a fixed encoder (frozen=True and '
-                             'frozen_eval=True): a trained encoder or one with dropout gives '
-                             'other features for the same text every time.')
+        if dropout is None:
+            dropout = 'trained' if frozen_eval else 'all'
+        if dropout not in DROPOUT_MODES:
+            raise ValueError(f'dropout must be one of {DROPOUT_MODES}, got {dropout!r}')
+        self.dropout = dropout
+        if cache_size and not (frozen and dropout != 'all'):
+            raise ValueError('cache_size > 0 needs a fixed encoder (frozen=True and dropout '
+                             "'none' or 'trained'): a trained encoder or one with dropout "
+                             'gives other features for the same text every time.')
         self.cache_size = cache_size
         self._cache: 'OrderedDict[str, Tuple[Tensor, Tensor]]' = OrderedDict()
         if not isinstance(max_tokens, int) or max_tokens < 2:
@@ -259,7 +279,7 @@ class HFTextEncoder(BaseModule):
         self.pretrained = pretrained
         self.frozen = frozen
         self.freeze_embeddings = freeze_embeddings
-        self.frozen_eval = frozen_eval
+        self.frozen_eval = dropout != 'all'
         self.model_config = dict(model_config or {})
 
         config = self._build_config()
@@ -378,17 +398,24 @@ class HFTextEncoder(BaseModule):
         modules, params = self._frozen_parts()
         for m in modules:
             m.requires_grad_(False)
-            if self.frozen_eval:
-                m.eval()
         for p in params:
             p.requires_grad_(False)
+        self._apply_dropout_mode()
 
-    def train(self, mode: bool = True) -> 'HFTextEncoder':
-        """Set the training mode; frozen parts stay in eval mode (``frozen_eval``)."""
-        super().train(mode)
-        if mode and self.frozen_eval:
+    def _apply_dropout_mode(self) -> None:
+        """Put the parts that run without dropout (``dropout``) in eval mode."""
+        if not self.training or self.dropout == 'all':
+            return
+        if self.dropout == 'none':
+            self.model.eval()
+        else:
             for m in self._frozen_parts()[0]:
                 m.eval()
+
+    def train(self, mode: bool = True) -> 'HFTextEncoder':
+        """Set the training mode; dropout stays off where ``dropout`` says so (eval mode)."""
+        super().train(mode)
+        self._apply_dropout_mode()
         return self
 
     # ------------------------------------------------------------------ weights

@@ -5,6 +5,7 @@ import torch
 import mmrrsis  # noqa: F401  (fills the registries)
 from mmrrsis.models.backbones import BSCSwinTransformer
 from mmseg.registry import MODELS
+from mmrrsis.testing import assert_every_parameter_learns, random_projection_loss
 
 TEXT_DIM = 24
 ARCH = dict(embed_dims=16, depths=(1, 1, 1, 1), num_heads=(1, 2, 2, 4), window_size=2,
@@ -81,9 +82,8 @@ def test_every_bsc_parameter_gets_a_gradient():
     model = _build(bsc_cfg=dict(num_heads=2))
     img, text, mask = _inputs()
     outs, (text_new, _) = model(img, text, mask, return_text=True)
-    (sum(o.pow(2).mean() for o in outs) + text_new.pow(2).mean()).backward()
-    missing = [n for n, p in model.bscs.named_parameters() if p.grad is None or not p.grad.any()]
-    assert not missing
+    random_projection_loss(*outs, text_new).backward()
+    assert_every_parameter_learns(model.bscs.named_parameters())
 
 
 def test_text_update_norm_reaches_every_word_updating_stage():

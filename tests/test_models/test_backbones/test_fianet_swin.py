@@ -2,6 +2,7 @@
 import pytest
 import torch
 from mmseg.registry import MODELS
+from mmrrsis.testing import assert_every_parameter_learns, random_projection_loss
 
 TINY = dict(type='FIANetSwinTransformer', pretrain_img_size=64, embed_dims=16,
             depths=[1, 1, 1, 1], num_heads=[1, 2, 2, 4], window_size=4, text_dim=8,
@@ -24,10 +25,8 @@ def test_shapes_and_every_parameter_gets_a_gradient():
     outs = model(torch.randn(2, 3, 64, 64), **_texts())
     assert [o.shape for o in outs] == [(2, 16, 16, 16), (2, 32, 8, 8), (2, 64, 4, 4),
                                        (2, 128, 2, 2)]
-    sum(o.square().mean() for o in outs).backward()
-    missing = [n for n, p in model.named_parameters()
-               if p.requires_grad and (p.grad is None or not p.grad.any())]
-    assert not missing, missing
+    random_projection_loss(*outs).backward()
+    assert_every_parameter_learns(model.named_parameters())
     # FIAM at stages 0-2; the last stage only has its (context) PWAM
     assert sorted(model.opabs) == sorted(model.channel_mods) == ['0', '1', '2']
     assert sorted(model.pwams) == ['0', '1', '2', '3']

@@ -5,6 +5,7 @@ import torch.nn.functional as F
 from mmengine.structures import PixelData
 
 import mmrrsis  # noqa: F401  (fills the registries)
+from mmrrsis.testing import assert_every_parameter_learns
 from mmrrsis.models.decode_heads import LAVTHead
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
@@ -74,8 +75,7 @@ def test_loss_and_predict():
     losses = head.loss(_inputs(), samples, train_cfg=dict())
     assert set(losses) == {'loss_ce', 'loss_dice', 'acc_seg'}
     sum(v for k, v in losses.items() if k.startswith('loss')).backward()
-    for name, p in head.named_parameters():
-        assert p.grad is not None and p.grad.any(), name
+    assert_every_parameter_learns(head.named_parameters())
 
     head.eval()
     metas = [dict(img_shape=(64, 64), ori_shape=(64, 64))] * 2

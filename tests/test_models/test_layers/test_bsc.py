@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from mmrrsis.models.layers import PWAM, BidirectionalSpatialCorrelation, LanguageGate
+from mmrrsis.testing import assert_every_parameter_learns, random_projection_loss
 
 B, H, W, C, L, CT = 2, 4, 3, 16, 5, 24
 
@@ -91,9 +92,8 @@ def test_every_parameter_gets_a_gradient(share):
                                           share_correlation=share)
     bsc.init_weights()
     x_new, fused, text_new = bsc(x, (H, W), text, mask)
-    (x_new.sum() + fused.pow(2).sum() + text_new.pow(2).sum()).backward()
-    missing = [n for n, p in bsc.named_parameters() if p.grad is None or not p.grad.any()]
-    assert not missing
+    random_projection_loss(x_new, fused, text_new).backward()
+    assert_every_parameter_learns(bsc.named_parameters())
 
 
 def test_shared_correlation_is_the_text_to_image_one():
@@ -229,9 +229,8 @@ def test_unfold_multi_gradients_and_kernel_one_is_pwam():
     bsc.init_weights()
     _randomize(bsc)
     x_new, fused, text_new = bsc(x, (H, W), text, mask)
-    (x_new.sum() + fused.sum() + (text_new * torch.randn_like(text_new)).sum()).backward()
-    missing = [n for n, p in bsc.named_parameters() if p.grad is None or not p.grad.any()]
-    assert not missing, missing
+    random_projection_loss(x_new, fused, text_new).backward()
+    assert_every_parameter_learns(bsc.named_parameters())
     assert not len(bsc.context)  # no dilated convs in this mode
     # with only k = 1 and no image->text the block is PWAM + gate
     one = BidirectionalSpatialCorrelation(C, text_channels=CT, num_heads=2,
@@ -291,6 +290,6 @@ def test_text_update_norm(context):
     grow = (plain._update_text(text, m, 1e3 * words) - text).norm()
     assert grow > 100 * (plain._update_text(text, m, words) - text).norm()
     x_new, fused, text_new = normed(x, (H, W), text, mask)
-    (x_new.sum() + fused.pow(2).sum() + text_new.pow(2).sum()).backward()
+    random_projection_loss(x_new, fused, text_new).backward()
     assert normed.text_msg_norm.weight.grad.abs().sum() > 0
     assert 'text_msg_norm.weight' not in plain.state_dict()  # default: no new weights

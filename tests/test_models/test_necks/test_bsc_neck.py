@@ -4,6 +4,7 @@ import torch
 
 import mmrrsis  # noqa: F401  (fills the registries)
 from mmseg.registry import MODELS
+from mmrrsis.testing import assert_every_parameter_learns, random_projection_loss
 
 TEXT_DIM = 24
 
@@ -37,9 +38,8 @@ def test_shapes_text_and_gradients(out_type):
     assert outs[0] is feats[0]  # level 0 not fused
     outs2, (text_new, _) = neck(feats, text, mask, return_text=True)
     assert text_new.shape == text.shape and (text_new - text).abs().max() > 0
-    (sum(o.pow(2).mean() for o in outs2[1:]) + text_new.pow(2).mean()).backward()
-    missing = [n for n, p in neck.named_parameters() if p.grad is None or not p.grad.any()]
-    assert not missing
+    random_projection_loss(*outs2[1:], text_new).backward()
+    assert_every_parameter_learns(neck.named_parameters())
     assert (neck.bscs[0].gate is None) == (out_type == 'fusion')
 
 

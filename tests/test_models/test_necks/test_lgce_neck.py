@@ -2,6 +2,7 @@
 import pytest
 import torch
 from mmseg.registry import MODELS
+from mmrrsis.testing import assert_every_parameter_learns
 
 IN_CHANNELS = [8, 16, 32, 64]
 
@@ -29,8 +30,7 @@ def test_shapes_pair_and_gradients(stage_pair):
     for i, (o, f) in enumerate(zip(outs, feats)):
         assert (o is f) == (i not in stage_pair)  # other levels pass through
     sum(outs[i].square().mean() for i in stage_pair).backward()
-    missing = [n for n, p in neck.named_parameters() if p.grad is None or not p.grad.any()]
-    assert not missing, missing
+    assert_every_parameter_learns(neck.named_parameters())
 
 
 def test_sentence_guides_and_padding_is_masked():

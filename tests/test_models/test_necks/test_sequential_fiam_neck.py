@@ -6,6 +6,7 @@ import torch
 import mmrrsis  # noqa: F401  (fills the registries)
 from mmrrsis.models.necks import FIAMFusionNeck, LanguageFusionNeck, SequentialNeck
 from mmseg.registry import MODELS
+from mmrrsis.testing import assert_every_parameter_learns, random_projection_loss
 
 TEXT_DIM = 12
 CHANNELS = [8, 16, 32, 64]
@@ -62,12 +63,14 @@ def test_fiam_reads_objects_and_every_parameter_learns():
     feats, texts = _feats(), _texts()
     fiam = _fiam()
     fiam.train()
+    with torch.no_grad():  # the modulation MLP of the first level has one hidden unit (C/8):
+        for mod in fiam.channel_mods:  # keep its ReLU active, or its inputs get exact zeros
+            mod.fc[0].bias.fill_(1.)
     feats = tuple(f.requires_grad_() for f in feats)
     out = fiam(feats, **texts)
     assert [o.shape for o in out] == [f.shape for f in feats]
-    sum(o.square().mean() for o in out).backward()
-    missing = [n for n, p in fiam.named_parameters() if p.grad is None or not p.grad.any()]
-    assert not missing
+    random_projection_loss(*out).backward()
+    assert_every_parameter_learns(fiam.named_parameters())
     no_objects = dict(texts, object_mask=torch.zeros_like(texts['object_mask']))
     with torch.no_grad():
         changed = fiam(feats, **no_objects)

@@ -8,6 +8,7 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 from mmrrsis.testing import make_tiny_bert, tiny_segmentor_cfg
+from mmrrsis.testing import assert_every_parameter_learns
 
 TEXTS = ['the small red car on the left', 'the storage tank near the road',
          'the one in the middle', 'a big white building']
@@ -90,9 +91,7 @@ def test_every_parameter_gets_a_gradient(tiny_text, variant):
     assert set(losses) >= {'decode.loss_ce', 'decode.loss_fg', 'decode.loss_bg', 'loss_rec'}
     assert losses['loss_rec'] > 0
     sum(v for k, v in losses.items() if 'loss' in k).backward()
-    missing = [n for n, p in model.named_parameters()
-               if p.requires_grad and (p.grad is None or not torch.any(p.grad != 0))]
-    assert not missing, f'no gradient reached: {missing}'
+    assert_every_parameter_learns(model.named_parameters())
 
 
 def test_dmols_is_one_loss_component(tiny_text):

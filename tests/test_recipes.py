@@ -67,7 +67,7 @@ def test_recipe_rows(name):
     assert cfg.train_cfg.max_epochs == official['epochs']
     (poly, ) = cfg.param_scheduler
     assert (poly.type, poly.power, poly.eta_min, poly.begin, poly.end) == (
-        'PolyLR', 0.9, 0.0, 0, official['epochs'])
+        'ExactPolyLR', 0.9, 0.0, 0, official['epochs'])
     assert poly.by_epoch and poly.convert_to_iter_based
     # optimizer and precision: float32 AdamW as the official scripts
     opt = cfg.optim_wrapper.optimizer
@@ -162,3 +162,21 @@ def test_parameter_groups_and_dropout_of_the_built_model(name, bert12, one_threa
     assert flags and set(flags.values()) == {official['dropout'] == 'all'}, flags
     model.eval()
     assert not any(m.training for m in model.text_encoder.modules())
+
+
+def test_exact_poly_lr_is_the_official_lambda_lr():
+    """ExactPolyLR, iteration-based from 3 epochs of 4 iterations: the learning rate of every
+    step equals LambdaLR((1 - it / (N * E)) ** 0.9) (MMEngine's PolyLR runs a step ahead)."""
+    from mmseg.registry import PARAM_SCHEDULERS
+    lr, N, E = 0.01, 4, 3
+    ref = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr)
+    official = torch.optim.lr_scheduler.LambdaLR(ref, lambda x: (1 - x / (N * E))**0.9)
+    ours = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr)
+    scheduler = PARAM_SCHEDULERS.get('ExactPolyLR').build_iter_from_epoch(
+        ours, power=0.9, eta_min=0.0, begin=0, end=E, epoch_length=N)
+    for step in range(N * E):
+        assert ours.param_groups[0]['lr'] == pytest.approx(ref.param_groups[0]['lr'],
+                                                           rel=1e-12), step
+        assert ours.param_groups[0]['lr'] > 0
+        official.step()
+        scheduler.step()

@@ -7,7 +7,7 @@ _base_ = [
 train_dataloader = dict(batch_size=2, drop_last=True)
 optim_wrapper = dict(optimizer=dict(lr=5e-5))
 param_scheduler = [
-    dict(type='PolyLR', power=0.9, eta_min=0.0, begin=0, end=60, by_epoch=True,
+    dict(type='ExactPolyLR', power=0.9, eta_min=0.0, begin=0, end=60, by_epoch=True,
          convert_to_iter_based=True)
 ]
 train_cfg = dict(max_epochs=60)

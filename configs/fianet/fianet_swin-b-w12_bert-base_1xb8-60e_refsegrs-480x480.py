@@ -13,7 +13,7 @@ train_dataloader = dict(batch_size=8, drop_last=True)
 optim_wrapper = dict(
     optimizer=dict(lr=5e-5), paramwise_cfg=dict(custom_keys={'neck.norm': dict(decay_mult=1.)}))
 param_scheduler = [
-    dict(type='PolyLR', power=0.9, eta_min=0.0, begin=0, end=60, by_epoch=True,
+    dict(type='ExactPolyLR', power=0.9, eta_min=0.0, begin=0, end=60, by_epoch=True,
          convert_to_iter_based=True)
 ]
 train_cfg = dict(max_epochs=60)

@@ -16,7 +16,7 @@ test_dataloader = dict(dataset=_refsegrs)
 val_evaluator = dict(type='RRSISMetric', categories='refsegrs')
 test_evaluator = val_evaluator
 param_scheduler = [
-    dict(type='PolyLR', power=0.9, eta_min=0.0, begin=0, end=60, by_epoch=True,
+    dict(type='ExactPolyLR', power=0.9, eta_min=0.0, begin=0, end=60, by_epoch=True,
          convert_to_iter_based=True)
 ]
 train_cfg = dict(max_epochs=60)

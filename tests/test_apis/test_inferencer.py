@@ -97,3 +97,37 @@ def test_concurrent_slide_inference_equals_sequential(tiny_setup):
     for i, scores in enumerate(threaded):
         np.testing.assert_allclose(scores, sequential[i % len(jobs)], atol=1e-5, rtol=0,
                                    err_msg=f'request {i}')
+
+
+@pytest.mark.slow
+def test_huge_image_and_expression_within_the_memory_bound(tiny_setup, tmp_path):
+    """An 8000x8000 image and a 100,000-character expression: the network sees the config's
+    input size, the mask comes back at 8000x8000, and the process stays within the bound the
+    docs state (docs/en/inference.md: about 16 bytes per original pixel plus the model)."""
+    import json
+    import subprocess
+    import sys
+    cfg, ckpt, _, _, _ = tiny_setup
+    cfg_path = tmp_path / 'cfg.py'
+    cfg.dump(str(cfg_path))
+    script = f'''
+import json, resource, numpy as np, time
+from mmengine.config import Config
+from mmrrsis.apis import RRSISInferencer
+inf = RRSISInferencer(Config.fromfile({str(cfg_path)!r}), {ckpt!r})
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+img = np.random.default_rng(0).integers(0, 256, (8000, 8000, 3), dtype=np.uint8)
+t = time.time()
+out = inf(img, 'the tank ' + 'x' * 100000)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps(dict(shape=out['masks'][0].shape, seconds=time.time() - t,
+                      extra_mb=(peak - before) / 1024)))
+'''
+    proc = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
+                          timeout=600, env=dict(__import__('os').environ, OMP_NUM_THREADS='1'))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert tuple(result['shape']) == (8000, 8000)
+    # the image itself is 192 MB; the bound: 16 bytes per pixel (1.0 GB) on top of it
+    print(result)
+    assert result['extra_mb'] < 16 * 8000 * 8000 / 2**20, result

@@ -326,3 +326,21 @@ def test_train_tool_demo_config(assets):
     bert = load_file(str(Path(assets.bert) / 'model.safetensors'))
     key = 'embeddings.word_embeddings.weight'
     torch.testing.assert_close(state['text_encoder.model.' + key], bert[key])
+
+
+@pytest.mark.slow
+def test_test_tool_refuses_another_models_checkpoint(trained, assets):
+    """A ResNet-18 state dict was evaluated (oIoU 2.34, exit 0, only a warning); now it is
+    refused with the counts, and --allow-mismatch is the explicit opt-out."""
+    import torchvision
+    other = assets.root / 'resnet18.pth'
+    torch.save(torchvision.models.resnet18().state_dict(), str(other))
+    args = [sys.executable, 'tools/test.py', CONFIG, str(other), '--work-dir',
+            str(assets.root / 'test_other'), '--cfg-options', *tiny_cfg_options(assets)]
+    proc = subprocess.run(args, cwd=str(REPO), env=tool_env(), capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode != 0
+    assert 'does not fit the model of the config' in proc.stderr
+    assert 'resnet18.pth' in proc.stderr and '--allow-mismatch' in proc.stderr
+    output = run_tool(args[:4] + ['--allow-mismatch'] + args[4:])
+    assert re.search(r'Iter\(test\) \[\d+/\d+\]\s+oIoU', output)

@@ -1,5 +1,7 @@
 # LAVT's recipe: AdamW (lr 5e-5, wd 1e-2; no decay for the backbone's norms, absolute position
-# embedding and relative position bias tables), poly decay (power 0.9) per iteration, 40 epochs,
+# embedding and relative position bias tables), poly decay (power 0.9) per iteration as the
+# official LambdaLR((1 - it / (N * E)) ** 0.9) (ExactPolyLR; MMEngine's PolyLR runs one step
+# ahead), 40 epochs,
 # validation every epoch, best checkpoint by oIoU.
 # Precision: float32, as every official training script (LAVT, RMSIN, FIANet, rrsis). The fast
 # path (docs/en/benchmark.md: bfloat16 autocast in the training forward, parameters, gradients
@@ -20,7 +22,7 @@ optim_wrapper = dict(
             'norm': dict(decay_mult=0.),
         }))
 param_scheduler = [
-    dict(type='PolyLR', power=0.9, eta_min=0.0, begin=0, end=40, by_epoch=True,
+    dict(type='ExactPolyLR', power=0.9, eta_min=0.0, begin=0, end=40, by_epoch=True,
          convert_to_iter_based=True)
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=40, val_interval=1)

@@ -179,8 +179,9 @@ def test_trainable_layers(tiny_bert):
     for name, param in encoder.named_parameters():
         if name in trained:
             assert param.requires_grad and param.grad is not None
-            assert param.grad.abs().sum() > 0, name
-            assert not torch.equal(param, before[name]), name
+            if not name.endswith('attention.self.key.bias'):  # zero in exact arithmetic
+                assert param.grad.abs().sum() > 0, name
+            assert not torch.equal(param, before[name]), name  # weight decay moves it
         else:
             assert not param.requires_grad and param.grad is None, name
             assert torch.equal(param, before[name]), name
@@ -319,3 +320,30 @@ def test_init_cfg_defers_to_base_module(tiny_bert, tmp_path):
     for name, param in encoder.named_parameters():
         assert torch.equal(param, source.state_dict()[name]), name
     assert not encoder.model.embeddings.word_embeddings.weight.requires_grad
+
+
+@pytest.mark.parametrize('dropout,frozen_on,trained_on', [
+    ('none', False, False), ('trained', False, True), ('all', True, True)])
+def test_dropout_regimes_on_the_module_flags(tiny_bert, dropout, frozen_on, trained_on):
+    """The three BERT dropout regimes of the official codes, after ``model.train()``: LAVT /
+    LGCE 'none' (a separate BertModel never put in train mode), RMSIN / FIANet 'all' (BERT
+    inside the model, frozen layers included)."""
+    encoder = HFTextEncoder(tiny_bert, pretrained=False, trainable_layers=(0, 1),
+                            dropout=dropout)
+    for _ in range(2):  # also after eval() -> train()
+        encoder.train()
+        for name, m in encoder.model.named_modules():
+            if isinstance(m, torch.nn.Dropout):
+                trained = name.startswith('encoder.layer.0.')
+                assert m.training == (trained_on if trained else frozen_on), name
+        encoder.eval()
+        assert not any(m.training for m in encoder.modules())
+    # the older switch maps onto the regimes; anything else is refused
+    assert HFTextEncoder(tiny_bert, pretrained=False, frozen_eval=False).dropout == 'all'
+    assert HFTextEncoder(tiny_bert, pretrained=False).dropout == 'trained'
+    with pytest.raises(ValueError, match='dropout must be one of'):
+        HFTextEncoder(tiny_bert, pretrained=False, dropout='some')
+    # a feature cache needs a deterministic encoder
+    with pytest.raises(ValueError, match='cache_size'):
+        HFTextEncoder(tiny_bert, pretrained=False, frozen=True, dropout='all', cache_size=8)
+    HFTextEncoder(tiny_bert, pretrained=False, frozen=True, dropout='none', cache_size=8)

@@ -31,6 +31,7 @@ PAPER = {
     'lavt/lavt_swin-b-w12_bert-base_4xb8-40e_nwpu-refer-480x480.py': LAVT,
     'lgce/lgce_swin-b-w12_bert-base_1xb8-40e_refsegrs-480x480.py': LGCE,
     'lgce/lgce_swin-b-w12_bert-base_1xb8-40e_rrsisd-480x480.py': LGCE,
+    'lgce/lgce-port_swin-b-w12_bert-base_1xb8-40e_refsegrs-480x480.py': LGCE,
     'rmsin/rmsin_swin-b-w12_bert-base_4xb2-40e_rrsisd-480x480.py': RMSIN,
     # RMSIN ships no RefSegRS recipe: RRSIS-D's for 60 epochs; boxes are RRSIS-D's loader's
     'rmsin/rmsin_swin-b-w12_bert-base_4xb2-60e_refsegrs-480x480.py':

@@ -230,3 +230,37 @@ def test_checker_reports_every_injected_fault_with_counts(data):
     assert report['errors']['size_mismatch']['count'] == 1
     assert report['num_errors'] == 3
     assert ids[0] in report['errors']['missing_image']['examples'][0]
+
+
+def test_rrsisd_image_and_rle_of_different_sizes_train_with_the_default_config(data):
+    """Some RRSIS-D images are 800x801 / 800x787 while their RLE says 800x800 (RMSIN #12):
+    the default RRSIS-D config trains and tests on them as the official loaders do (image
+    and mask resized to the network size independently), logged once per image, and
+    check_dataset lists them."""
+    from pathlib import Path
+
+    from mmengine.config import Config
+    from mmengine.dataset import Compose
+    repo = Path(__file__).resolve().parents[2]
+    cfg = Config.fromfile(str(repo / 'configs/_base_/datasets/rrsisd.py'))
+    ds = RRSISDDataset(data_root=str(data), split='train', pipeline=[])
+    info = ds.get_data_info(0)
+    img = np.asarray(Image.open(info['img_path']).convert('RGB'))
+    taller = np.concatenate([img, img[-1:]], axis=0)  # one row more than the RLE says
+    Image.fromarray(taller).save(info['img_path'])
+    for key in ('train_pipeline', 'test_pipeline'):
+        with mock.patch('mmrrsis.datasets.transforms.loading.print_log') as log:
+            pipeline = Compose(cfg[key])
+            out = pipeline(dict(info))
+            pipeline(dict(info))  # logged once per image
+        assert log.call_count == 1 and 'kept at its size' in log.call_args[0][0]
+        sample = out['data_samples']
+        assert tuple(out['inputs'].shape[1:]) == (480, 480)
+        assert tuple(sample.gt_sem_seg.data.shape[1:]) == (480, 480)
+    # the official rule: the mask resized on its own to 480 (not first to the image)
+    expected = np.asarray(Image.fromarray(LoadRRSISAnnotations(on_size_mismatch='keep')(
+        LoadRRSISImageFromFile()(dict(info)))['gt_seg_map']).resize((480, 480), Image.NEAREST))
+    np.testing.assert_array_equal(sample.gt_sem_seg.data[0].numpy(), expected)
+    report = check_dataset('rrsisd', str(data), ['train'])
+    assert any(str(info['ref_id']) in e or Path(info['img_path']).name in e
+               for e in report['errors']['size_mismatch']['examples'])

@@ -72,7 +72,9 @@ LADDERS: Dict[str, List[Tuple[str, str, List[str]]]] = {
          f'{BT}btdnet-neck-learnedbg-wordnorm_{_R18}', []),
         # comparison rows: the other methods' language parts on the same backbone and recipe
         ('fianet FIANet (FIAM neck + TMEM)', f'configs/fianet/fianet-neck_{_R18}', []),
-        ('lgce LGCE (PWAM neck + LGCE)', f'configs/lgce/lgce-neck_{_R18}', []),
+        ('lgce LGCE (PWAM neck + LGCE, effective fusion)', f'configs/lgce/lgce-neck_{_R18}', []),
+        ("lgcep LGCE as the RRSECS port computes it (fusion never reaches the pixels)",
+         f'configs/lgce/lgce-neck-port_{_R18}', []),
         ("lgce-ce LGCE with LGCE's loss (CE only)", f'configs/lgce/lgce-neck-celoss_{_R18}', []),
     ],
 }

@@ -59,6 +59,44 @@ class _GuideCrossAttention(BaseModule):
         return guide + self.revert(fused)
 
 
+class _ViTBlock(BaseModule):
+    """timm's ViT ``Block`` (the layout the RRSECS port stacks): ``x + proj(MHA(LN(x)))`` with
+    one ``qkv`` linear (bias switchable), then ``x + fc2(GELU(fc1(LN(x))))``."""
+
+    def __init__(self, channels: int, num_heads: int, mlp_ratio: float, qkv_bias: bool,
+                 act_cfg: ConfigType, norm_cfg: ConfigType) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.norm1 = build_norm_layer(norm_cfg, channels)[1]
+        self.attn = nn.Module()
+        self.attn.qkv = nn.Linear(channels, 3 * channels, bias=qkv_bias)
+        self.attn.proj = nn.Linear(channels, channels)
+        self.norm2 = build_norm_layer(norm_cfg, channels)[1]
+        self.mlp = nn.Module()
+        hidden = int(channels * mlp_ratio)
+        self.mlp.fc1 = nn.Linear(channels, hidden)
+        self.mlp.act = build_activation_layer(act_cfg)
+        self.mlp.fc2 = nn.Linear(hidden, channels)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x (Tensor): (B, N, C) -> (B, N, C)."""
+        B, N, C = x.shape
+        qkv = self.attn.qkv(self.norm1(x)).reshape(B, N, 3, self.num_heads, C // self.num_heads)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4)  # (B, h, N, d) each
+        attn = torch.nn.functional.scaled_dot_product_attention(q, k, v)
+        x = x + self.attn.proj(attn.transpose(1, 2).reshape(B, N, C))
+        return x + self.mlp.fc2(self.mlp.act(self.mlp.fc1(self.norm2(x))))
+
+
+def _pair(value, name: str) -> Tuple:
+    """An int / float for both levels, or a (shallow, deep) pair."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2:
+            raise ValueError(f'{name} must be one value or a (shallow, deep) pair, got {value}')
+        return tuple(value)
+    return value, value
+
+
 @MODELS.register_module()
 class LGCENeck(BaseModule):
     """Language-Guided Cross-scale Enhancement (LGCE) as a neck (interpretation).
@@ -78,8 +116,18 @@ class LGCENeck(BaseModule):
     <https://arxiv.org/abs/2306.08625>`_ (Yuan et al., TGRS 2024). The paper's module code is
     not public; this design follows a third-party ``LGCEHead`` (CrossViT over Swin-B stages 3
     and 4 with sentence guide tokens) and is documented in ``configs/lgce/README.md``.
-    Deviations from that realisation: the sentence mean ignores padding (``masked_mean``) and
-    the self-attention layers are explicit.
+    Two variants (``variant``):
+
+    - ``'effective'`` (default): as above; the cross-scale fusion reaches the pixels because it
+      runs before the self-attention layers. Deviations from the port: the sentence mean
+      ignores padding (``masked_mean``), ``nn.MultiheadAttention`` layers with qkv bias.
+    - ``'port'``: the computation of the RRSECS port (``rsfm/decoder/ris/lgce``) as it reaches
+      the output: guide = plain mean of all L word features (padding included) through one
+      linear per level; ``[g; F]`` through timm ViT blocks per level (port values: stage 3 one
+      block, 8 heads; stage 4 three blocks, 16 heads; MLP ratio 2; no qkv bias:
+      ``num_heads=(8, 16), depth=(1, 3), mlp_ratio=2, qkv_bias=False``), pixels kept. The port
+      then runs a CrossViT fusion that writes only the guide token, which its head drops: that
+      fusion (about 7.35M parameters for Swin-B, never given a gradient there) is not built.
 
     Args:
         in_channels (Sequence[int]): Channels of all input levels.
@@ -87,11 +135,16 @@ class LGCENeck(BaseModule):
         stage_pair (tuple[int, int]): 0-based (shallow, deep) levels to enhance. Defaults to
             (2, 3), i.e. Swin stages 3 and 4. (0, 3) is the literal "shallow and deep" pair;
             its attention over stage 1's tokens is quadratic in H/4 * W/4.
-        num_heads (int): Heads of every attention. Defaults to 8.
+        num_heads (int | tuple[int, int]): Heads of every attention, or (shallow, deep).
+            Defaults to 8.
         mlp_ratio (float): MLP ratio of the self-attention layers. Defaults to 4.
-        depth (int): Self-attention layers per level. Defaults to 1.
-        masked_mean (bool): Average only real tokens for the sentence feature (False: the
-            third-party plain mean over all L positions). Defaults to True.
+        depth (int | tuple[int, int]): Self-attention layers per level, or (shallow, deep).
+            Defaults to 1.
+        masked_mean (bool, optional): Average only real tokens for the sentence feature
+            (False: the port's plain mean over all L positions). Defaults to None: True for
+            ``'effective'``, False for ``'port'``.
+        variant (str): ``'effective'`` or ``'port'`` (above). Defaults to ``'effective'``.
+        qkv_bias (bool): Bias of the ``'port'`` blocks' qkv projection. Defaults to False.
         act_cfg (dict): Activation. Defaults to GELU.
         norm_cfg (dict): Token norm. Defaults to LN.
         init_cfg (dict | list[dict], optional): Initialization config. Defaults to None.
@@ -101,10 +154,12 @@ class LGCENeck(BaseModule):
                  in_channels: Sequence[int],
                  text_channels: int = 768,
                  stage_pair: Tuple[int, int] = (2, 3),
-                 num_heads: int = 8,
+                 num_heads=8,
                  mlp_ratio: float = 4.,
-                 depth: int = 1,
-                 masked_mean: bool = True,
+                 depth=1,
+                 masked_mean: Optional[bool] = None,
+                 variant: str = 'effective',
+                 qkv_bias: bool = False,
                  act_cfg: ConfigType = dict(type='GELU'),
                  norm_cfg: ConfigType = dict(type='LN'),
                  init_cfg: OptConfigType = None) -> None:
@@ -115,21 +170,35 @@ class LGCENeck(BaseModule):
             raise ValueError(f'stage_pair {stage_pair} must be (shallow, deep) indices with '
                              f'0 <= shallow < deep < {len(self.in_channels)}')
         self.stage_pair = (a, b)
-        self.masked_mean = masked_mean
+        if variant not in ('effective', 'port'):
+            raise ValueError(f"variant must be 'effective' or 'port', got {variant!r}")
+        self.variant = variant
+        self.masked_mean = (variant == 'effective') if masked_mean is None else masked_mean
         c_a, c_b = self.in_channels[a], self.in_channels[b]
-        for c in (c_a, c_b):
-            if c % num_heads:
+        heads_a, heads_b = _pair(num_heads, 'num_heads')
+        depth_a, depth_b = _pair(depth, 'depth')
+        for c, h in ((c_a, heads_a), (c_b, heads_b)):
+            if c % h:
                 raise ValueError(f'channels {c} of stage_pair are not divisible by '
-                                 f'num_heads={num_heads}')
+                                 f'num_heads={h}')
         layer = dict(act_cfg=act_cfg, norm_cfg=norm_cfg)
         self.guide_shallow = nn.Linear(text_channels, c_a)
         self.guide_deep = nn.Linear(text_channels, c_b)
-        self.cross_shallow = _GuideCrossAttention(c_a, c_b, num_heads, **layer)
-        self.cross_deep = _GuideCrossAttention(c_b, c_a, num_heads, **layer)
+        if variant == 'port':
+            self.layers_shallow = nn.ModuleList([
+                _ViTBlock(c_a, heads_a, mlp_ratio, qkv_bias, **layer) for _ in range(depth_a)])
+            self.layers_deep = nn.ModuleList([
+                _ViTBlock(c_b, heads_b, mlp_ratio, qkv_bias, **layer) for _ in range(depth_b)])
+            return
+        if heads_a != heads_b:
+            raise ValueError("variant 'effective' attends across the levels with one head "
+                             f'count; got num_heads={num_heads}')
+        self.cross_shallow = _GuideCrossAttention(c_a, c_b, heads_a, **layer)
+        self.cross_deep = _GuideCrossAttention(c_b, c_a, heads_a, **layer)
         self.layers_shallow = nn.ModuleList(
-            [_SelfAttentionLayer(c_a, num_heads, mlp_ratio, **layer) for _ in range(depth)])
+            [_SelfAttentionLayer(c_a, heads_a, mlp_ratio, **layer) for _ in range(depth_a)])
         self.layers_deep = nn.ModuleList(
-            [_SelfAttentionLayer(c_b, num_heads, mlp_ratio, **layer) for _ in range(depth)])
+            [_SelfAttentionLayer(c_b, heads_b, mlp_ratio, **layer) for _ in range(depth_b)])
 
     def forward(self, inputs: Sequence[Tensor], text_feats: Tensor,
                 text_mask: Optional[Tensor] = None) -> Tuple[Tensor, ...]:
@@ -152,8 +221,9 @@ class LGCENeck(BaseModule):
         tokens_b = feat_b.flatten(2).transpose(1, 2)  # (B, N_b, C_b)
         guide_a = self.guide_shallow(sentence).unsqueeze(1)  # (B, 1, C_a)
         guide_b = self.guide_deep(sentence).unsqueeze(1)  # (B, 1, C_b)
-        guide_a, guide_b = (self.cross_shallow(guide_a, tokens_b),
-                            self.cross_deep(guide_b, tokens_a))
+        if self.variant == 'effective':
+            guide_a, guide_b = (self.cross_shallow(guide_a, tokens_b),
+                                self.cross_deep(guide_b, tokens_a))
         z_a = torch.cat([guide_a, tokens_a], dim=1)
         z_b = torch.cat([guide_b, tokens_b], dim=1)
         for layer in self.layers_shallow:

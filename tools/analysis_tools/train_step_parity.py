@@ -42,12 +42,42 @@ import torch
 import torch.nn.functional as F
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIG = osp.join(REPO, 'configs/lavt/lavt_swin-b-w12_bert-base_4xb8-40e_refsegrs-480x480.py')
+#: model -> (paper config, converter module, its conversion function)
+MODEL_CONFIGS = {
+    'lavt': 'configs/lavt/lavt_swin-b-w12_bert-base_4xb8-40e_refsegrs-480x480.py',
+    'rmsin': 'configs/rmsin/rmsin_swin-b-w12_bert-base_4xb2-40e_rrsisd-480x480.py',
+    'fianet': 'configs/fianet/fianet_swin-b-w12_bert-base_1xb8-40e_rrsisd-480x480.py',
+}
 
 #: The small model of the check: Swin widths 16-128, one block per stage, window 4, 64 px; a
 #: BERT with BERT-base's width (768, the PWAM input) and 12 layers (train.py trains 0-9), each
-#: layer cut to a 64-wide feed-forward.
+#: layer cut to a 64-wide feed-forward. RMSIN's CIM hard-codes Swin-B's widths and a 15x15 last
+#: stage: Swin-B widths (one block per stage, window 12) at 480x480 there.
+ARCH = {
+    'lavt': dict(embed=16, heads=[1, 2, 2, 4], window=4, size=64),
+    'rmsin': dict(embed=128, heads=[4, 8, 16, 32], window=12, size=480),
+    'fianet': dict(embed=128, heads=[4, 8, 16, 32], window=12, size=480),
+}
 EMBED, DEPTHS, HEADS, WINDOW, SIZE = 16, [1, 1, 1, 1], [1, 2, 2, 4], 4, 64
+
+
+def use_arch(model: str) -> None:
+    """Set the module-level sizes (and the structural zeros) for ``model``."""
+    global EMBED, HEADS, WINDOW, SIZE
+    a = ARCH[model]
+    EMBED, HEADS, WINDOW, SIZE = a['embed'], a['heads'], a['window'], a['size']
+    _EXTRA_ZEROS.clear()
+    if model == 'fianet':
+        from mmrrsis.testing import tmem_zeros
+        _EXTRA_ZEROS.extend(tmem_zeros(r'neck\.', 3))
+    if model == 'rmsin':
+        from mmrrsis.testing import cim_zeros, text_features_zeros
+        repblock = r'backbone\.visual_branches\.\d\.repblock\.'
+        _EXTRA_ZEROS.extend([
+            *cim_zeros(r'neck\.'), *text_features_zeros(r'text_encoder\.model\.', 11),
+            r'backbone\.norm\d\.bias',
+            rf'{repblock}(brb_1x1(_2)?\.conv\.weight|brb_3x3(_2)?\.conv1\.weight|'
+            r'brb_3x3(_2)?\.bn1\.weight)'])
 BERT = dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
             intermediate_size=64, max_position_embeddings=64)
 TOKENS, BATCH, STEPS = 20, 2, 3
@@ -59,9 +89,12 @@ MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--side', choices=['official', 'mmrrsis'], required=True)
-    p.add_argument('--official-root', help='checkout of yz93/LAVT-RIS (official side)')
+    p.add_argument('--model', choices=sorted(MODEL_CONFIGS), default='lavt',
+                   help='lavt: yz93/LAVT-RIS (train.py --model lavt); rmsin: Lsan2401/RMSIN '
+                   '(train.py, lavt_one)')
+    p.add_argument('--official-root', help='checkout of the official repository')
     p.add_argument('--work-dir', default=osp.join(REPO, 'work_dirs', 'train_step_parity'))
-    p.add_argument('--config', default=CONFIG)
+    p.add_argument('--config', default=None, help='default: the paper config of --model')
     p.add_argument('--lr', type=float, default=5e-3,
                    help='the same on both sides; large enough that weight decay shows')
     p.add_argument('--epochs', type=int, default=None,
@@ -117,7 +150,7 @@ def make_batches(seed: int, steps: int = STEPS):
 
 
 # ----------------------------------------------------------------------------- official side
-def _import_official(root: str):
+def _import_official(root: str, model: str = 'lavt'):
     """Import the official modules, with stand-ins for the 0.x APIs they import."""
     import logging
 
@@ -130,10 +163,11 @@ def _import_official(root: str):
     sys.modules['lib.mmcv_custom'] = custom
     from bert.configuration_bert import BertConfig
     from bert.modeling_bert import BertModel
-    from lib._utils import LAVT
+    from lib._utils import LAVT, LAVTOne
     from lib.backbone import MultiModalSwinTransformer
     from lib.mask_predictor import SimpleDecoding
-    return BertConfig, BertModel, LAVT, MultiModalSwinTransformer, SimpleDecoding
+    return (BertConfig, BertModel, LAVT if model == 'lavt' else LAVTOne,
+            MultiModalSwinTransformer, SimpleDecoding)
 
 
 def run_official(args) -> None:
@@ -141,24 +175,40 @@ def run_official(args) -> None:
     import operator
     from mmengine.config import Config
     cfg = Config.fromfile(args.config)
+    global TOKENS
+    TOKENS = cfg.model.text_encoder.max_tokens  # 20; FIANet on RRSIS-D: 22
     epochs = args.epochs or cfg.train_cfg.max_epochs
     tok_dir = make_tokenizer_dir(args.work_dir)
-    BertConfig, BertModel, LAVT, Swin, SimpleDecoding = _import_official(args.official_root)
+    BertConfig, BertModel, LAVT, Swin, SimpleDecoding = _import_official(
+        args.official_root, args.model)
     torch.manual_seed(args.seed)
+    extra = dict(num_tmem=cfg.model.neck.num_blocks) if args.model == 'fianet' else {}
     backbone = Swin(pretrain_img_size=SIZE, embed_dim=EMBED, depths=DEPTHS, num_heads=HEADS,
                     window_size=WINDOW, ape=False, drop_path_rate=0.0, patch_norm=True,
                     out_indices=(0, 1, 2, 3), use_checkpoint=False,
-                    num_heads_fusion=[1, 1, 1, 1], fusion_drop=0.0)
+                    num_heads_fusion=[1, 1, 1, 1], fusion_drop=0.0, **extra)
     backbone.init_weights()
-    model = LAVT(backbone, SimpleDecoding(8 * EMBED))
     dtype = torch.float64 if args.float64 else torch.float32
     with open(osp.join(tok_dir, 'vocab.txt')) as f:
         vocab_size = len(f.read().split())
-    bert = BertModel(BertConfig(vocab_size=vocab_size, **BERT))
-    bert.pooler = None
+    # RMSIN trains BERT in train mode: its dropout (and the rotated conv's routing dropout)
+    # is set to 0 on both sides, so that one step is deterministic
+    bert = BertModel(BertConfig(vocab_size=vocab_size, hidden_dropout_prob=0.0,
+                                attention_probs_dropout_prob=0.0, **BERT))
+    if args.model in ('rmsin', 'fianet'):  # LAVTOne loads BERT from a directory
+        bert_dir = osp.join(args.work_dir, 'official_bert')
+        bert.save_pretrained(bert_dir)
+        model = LAVT(backbone, SimpleDecoding(8 * EMBED), types.SimpleNamespace(ck_bert=bert_dir))
+        bert = model.text_encoder
+        for m in model.modules():
+            if isinstance(m, torch.nn.Dropout):
+                m.p = 0.0
+    else:
+        model = LAVT(backbone, SimpleDecoding(8 * EMBED))
+        bert.pooler = None
+        bert.eval()  # from_pretrained returns it in eval mode; train.py never calls bert.train()
     model.to(dtype)
     bert.to(dtype)
-    bert.eval()  # from_pretrained returns it in eval mode; train.py never calls bert.train()
     torch.save(dict(model=model.state_dict(), bert_model=bert.state_dict()),
                osp.join(args.work_dir, 'official_init.pth'))
 
@@ -167,7 +217,7 @@ def run_official(args) -> None:
     for name, p in model.backbone.named_parameters():
         (no_decay if ('norm' in name or 'absolute_pos_embed' in name
                       or 'relative_position_bias_table' in name) else decay).append(p)
-    groups = [
+    groups = [  # the same for --model lavt (bert_model) and lavt_one (model.text_encoder)
         {'params': no_decay, 'weight_decay': 0.0},
         {'params': decay},
         {'params': [p for p in model.classifier.parameters() if p.requires_grad]},
@@ -187,10 +237,21 @@ def run_official(args) -> None:
                  - torch.tensor(MEAN)[:, None, None]) / torch.tensor(STD)[:, None, None]
         image = image.to(dtype)
         ids, mask = tokenize(tok_dir, batch['texts'])
-        hidden = bert(ids, attention_mask=mask)[0]
-        output = model(image, hidden.permute(0, 2, 1), l_mask=mask.unsqueeze(-1))
-        loss = F.cross_entropy(output, torch.from_numpy(batch['targets']),
-                               weight=weight.to(dtype))
+        target = torch.from_numpy(batch['targets'])
+        if args.model == 'fianet':  # object / position masks of the decoupled text
+            masks = decoupled_masks(cfg, tok_dir, batch['texts'])
+            assert torch.equal(masks['input_ids'], ids), 'the two tokenisations differ'
+            output = model(image, ids, mask, masks['object_mask'], masks['position_mask'])
+            loss = 0.9 * F.cross_entropy(output, target, weight=weight.to(dtype)) + \
+                0.1 * official_dice(output, target)
+        elif args.model == 'rmsin':  # BERT inside the model; loss/loss.py: 0.9 CE + 0.1 Dice
+            output = model(image, ids, l_mask=mask)
+            loss = 0.9 * F.cross_entropy(output, target, weight=weight.to(dtype)) + \
+                0.1 * official_dice(output, target)
+        else:
+            hidden = bert(ids, attention_mask=mask)[0]
+            output = model(image, hidden.permute(0, 2, 1), l_mask=mask.unsqueeze(-1))
+            loss = F.cross_entropy(output, target, weight=weight.to(dtype))
         lrs.append(optimizer.param_groups[0]['lr'])
         optimizer.zero_grad()
         loss.backward()
@@ -206,23 +267,54 @@ def run_official(args) -> None:
     with open(osp.join(args.work_dir, 'official.json'), 'w') as f:
         json.dump(dict(losses=losses, lrs=lrs, lr=args.lr, epochs=epochs,
                        iters_per_epoch=args.iters_per_epoch, seed=args.seed,
-                       steps=args.steps, float64=args.float64), f)
+                       steps=args.steps, float64=args.float64, model=args.model), f)
     print(json.dumps(dict(side='official', losses=losses, lrs=lrs)))
 
 
+def decoupled_masks(cfg, tok_dir: str, texts) -> dict:
+    """FIANet's inputs besides the token ids: the ground-object and spatial-position masks
+    of each expression, as mmrrsis's ``DecoupledTextEncoder`` derives them from the raw text
+    (the official dataset computes them with NLTK tags; the same words are marked here for
+    these expressions). Given to both sides, they are data, not part of the comparison."""
+    from mmseg.registry import MODELS
+    enc = MODELS.build(dict(cfg.model.text_encoder, name_or_path=tok_dir, pretrained=False,
+                            model_config=dict(intermediate_size=BERT['intermediate_size'])))
+    return enc.decouple(list(texts))
+
+
+def official_dice(pred: torch.Tensor, target: torch.Tensor, smooth: float = 1e-6):
+    """RMSIN's ``loss/loss.py`` ``DiceLoss`` (as written there, re-stated): softmax over the
+    classes, one-hot target, per sample and class ``1 - (2 I + s) / (P + T + s)``, summed."""
+    prob = pred.softmax(1)
+    onehot = torch.stack([(target == c).to(prob) for c in range(pred.shape[1])], 1)
+    inter = (prob * onehot).sum((2, 3))
+    union = (prob + onehot).sum((2, 3))
+    return (1 - (2 * inter + smooth) / (union + smooth)).sum()
+
+
 # ------------------------------------------------------------------------------ mmrrsis side
-def small_paper_cfg(config: str, tok_dir: str, lr: float):
+def small_paper_cfg(config: str, tok_dir: str, lr: float, model: str = 'lavt'):
     """The paper config at the small widths of the check (everything else as configured)."""
     from mmengine.config import Config
     cfg = Config.fromfile(config)
     cfg.model.text_encoder.update(name_or_path=tok_dir, pretrained=False,
-                                  model_config=dict(intermediate_size=BERT['intermediate_size']))
+                                  model_config=dict(intermediate_size=BERT['intermediate_size'],
+                                                    hidden_dropout_prob=0.0,
+                                                    attention_probs_dropout_prob=0.0))
+    if model in ('rmsin', 'fianet'):  # Swin-B widths; RMSIN's routing dropout off
+        cfg.model.backbone.update(embed_dims=EMBED, depths=DEPTHS, num_heads=HEADS,
+                                  window_size=WINDOW, pretrain_img_size=SIZE,
+                                  drop_path_rate=0.0, init_cfg=None)
+        if model == 'rmsin':
+            cfg.model.decode_head.routing_dropout = 0.0
+        cfg.model.data_preprocessor.size = (SIZE, SIZE)
+        cfg.optim_wrapper.optimizer.lr = lr
+        return cfg
     cfg.model.backbone.update(embed_dims=EMBED, depths=DEPTHS, num_heads=HEADS,
                               window_size=WINDOW, pretrain_img_size=SIZE, drop_path_rate=0.0,
                               init_cfg=None)
     cfg.model.decode_head.update(in_channels=[EMBED * 2**i for i in range(4)],
-                                 channels=4 * EMBED, norm_cfg=dict(type='BN',
-                                                                   requires_grad=True))
+                                 channels=4 * EMBED)
     cfg.model.data_preprocessor.size = (SIZE, SIZE)
     cfg.optim_wrapper.optimizer.lr = lr
     return cfg
@@ -251,14 +343,28 @@ def run_mmrrsis(args) -> dict:
     register_all_modules()
     with open(osp.join(args.work_dir, 'official.json')) as f:
         official = json.load(f)
+    model_name = official.get('model', 'lavt')
+    use_arch(model_name)
+    if model_name == 'rmsin':
+        import rmsin2mmrrsis
+
+        def convert(model_state, bert_state):
+            return rmsin2mmrrsis.convert_rmsin(model_state)
+    elif model_name == 'fianet':
+        import fianet2mmrrsis
+
+        def convert(model_state, bert_state):
+            return fianet2mmrrsis.convert_fianet(model_state)
+    else:
+        convert = lavt2mmrrsis.convert_lavt
     tok_dir = osp.join(args.work_dir, 'bert')
-    cfg = small_paper_cfg(args.config, tok_dir, official['lr'])
+    cfg = small_paper_cfg(args.config, tok_dir, official['lr'], model_name)
     if args.attn == 'eager':
         cfg.model.attn_impl = 'eager'
         cfg.model.text_encoder.attn_implementation = 'eager'
     model = MODELS.build(cfg.model)
     init = torch.load(osp.join(args.work_dir, 'official_init.pth'), map_location='cpu')
-    state, _, unmapped = lavt2mmrrsis.convert_lavt(init['model'], init['bert_model'])
+    state, _, unmapped = convert(init['model'], init['bert_model'])
     assert not unmapped, unmapped
     missing, unexpected = model.load_state_dict(state, strict=False)
     assert not missing and not unexpected, (missing, unexpected)
@@ -303,13 +409,11 @@ def run_mmrrsis(args) -> dict:
         losses.append(float(log_vars['loss']))
         scheduler.step()
     final = torch.load(osp.join(args.work_dir, 'official_final.pth'), map_location='cpu')
-    expected, _, _ = lavt2mmrrsis.convert_lavt(final['model'], final['bert_model'])
+    expected, _, _ = convert(final['model'], final['bert_model'])
     params = compare_params(expected, model.state_dict(), dict(state))
     # first-step gradients, tensor by tensor (relative L2 error; structural zeros left out)
     off_grads = torch.load(osp.join(args.work_dir, 'official_grads.pth'), map_location='cpu')
-    conv_grads, _, _ = lavt2mmrrsis.convert_lavt(
-        {k: v for k, v in off_grads['model'].items() if v is not None},
-        {k: v for k, v in off_grads['bert_model'].items() if v is not None})
+    conv_grads = _convert_grads(convert, off_grads, init)
     grad_err = {k: ((first_grads[k].double() - g.double()).norm() / g.double().norm()).item()
                 for k, g in conv_grads.items()
                 if k in first_grads and not _structural(k) and g.double().norm() > 0}
@@ -322,12 +426,14 @@ def run_mmrrsis(args) -> dict:
         official_lrs=official['lrs'], mmrrsis_lrs=lrs,
         lr_max_rel_diff=max(abs(a - b) / a for a, b in zip(official['lrs'], lrs)),
         grad_rel_err_max=grad_err[worst_grad], grad_worst_tensor=worst_grad,
-        grad_rel_err_median=float(np.median(list(grad_err.values()))), **params)
+        grad_rel_err_median=float(np.median(list(grad_err.values()))),
+        grad_worst_10={k: grad_err[k] for k in sorted(grad_err, key=grad_err.get)[-10:]},
+        **params)
     if args.noise_dir:  # the official code against itself (e.g. another thread count)
         other = torch.load(osp.join(args.noise_dir, 'official_final.pth'), map_location='cpu')
         with open(osp.join(args.noise_dir, 'official.json')) as f:
             other_losses = json.load(f)['losses']
-        other_state, _, _ = lavt2mmrrsis.convert_lavt(other['model'], other['bert_model'])
+        other_state, _, _ = convert(other['model'], other['bert_model'])
         noise = compare_params(expected, other_state, dict(state))
         noise['loss_max_rel_diff'] = max(abs(a - b) / abs(a)
                                          for a, b in zip(official['losses'], other_losses))
@@ -335,17 +441,38 @@ def run_mmrrsis(args) -> dict:
     print(json.dumps(result, indent=1))
     with open(osp.join(args.work_dir, 'result.json'), 'w') as f:
         json.dump(result, f, indent=1)
+    with open(osp.join(args.work_dir, 'grad_errors.json'), 'w') as f:  # every tensor
+        json.dump(grad_err, f, indent=0)
     return result
+
+
+def _convert_grads(convert, grads: dict, init: dict) -> dict:
+    """The official first-step gradients in mmrrsis names (tensors without a gradient and
+    buffers as zeros, for converters that need every tensor; left out of the result)."""
+    full = {}
+    for part in ('model', 'bert_model'):
+        full[part] = {k: (grads[part].get(k) if grads[part].get(k) is not None
+                          else torch.zeros_like(v)) for k, v in init[part].items()}
+    converted, _, _ = convert(full['model'], full['bert_model'])
+    return {k: v for k, v in converted.items() if v.is_floating_point() and v.norm() > 0
+            and not k.endswith(('running_mean', 'running_var'))}
 
 
 def _structural(key: str) -> bool:
     """Parameters whose gradient is zero in exact arithmetic (PWAM biases before an
-    InstanceNorm or a softmax, BERT key biases): float-rounding gradients on both sides, which
-    AdamW normalises into steps of up to +-lr; compared separately."""
+    InstanceNorm or a softmax, BERT key biases; for RMSIN also CIM's biases before train-mode
+    BatchNorms, the stage-output norm shifts that reach only CIM, RepBlock's one-channel convs;
+    ``mmrrsis.testing.gradients``): float-rounding gradients on both sides, which AdamW
+    normalises into steps of up to +-lr; compared separately."""
     import re
 
     from mmrrsis.testing import STRUCTURAL_ZEROS
-    return any(re.fullmatch(p, key) for p in STRUCTURAL_ZEROS)
+    patterns = list(STRUCTURAL_ZEROS) + list(_EXTRA_ZEROS)
+    return any(re.fullmatch(p, key) for p in patterns)
+
+
+#: Model-specific structural zeros (set by ``use_arch``).
+_EXTRA_ZEROS: list = []
 
 
 def compare_params(expected: dict, got: dict, start: dict) -> dict:
@@ -377,9 +504,16 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     os.makedirs(args.work_dir, exist_ok=True)
     os.environ.setdefault('HF_HUB_OFFLINE', '1')
+    official_json = osp.join(args.work_dir, 'official.json')
+    if args.side == 'mmrrsis' and osp.isfile(official_json):
+        with open(official_json) as f:  # the model the official side ran
+            args.model = json.load(f).get('model', 'lavt')
+    use_arch(args.model)
+    args.config = args.config or osp.join(REPO, MODEL_CONFIGS[args.model])
     if args.side == 'official':
         if not args.official_root or not osp.isdir(osp.join(args.official_root, 'lib')):
-            raise SystemExit('--official-root must be a checkout of yz93/LAVT-RIS (with lib/)')
+            raise SystemExit('--official-root must be a checkout of the official repository '
+                             '(with lib/)')
         run_official(args)
     else:
         if not osp.isfile(osp.join(args.work_dir, 'official.json')):

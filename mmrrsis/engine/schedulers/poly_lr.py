@@ -1,5 +1,6 @@
 # Copyright (c) mmrrsis contributors. All rights reserved.
 from mmengine.optim import PolyLR
+from mmengine.registry import PARAM_SCHEDULERS as MMENGINE_PARAM_SCHEDULERS
 from mmseg.registry import PARAM_SCHEDULERS
 
 
@@ -19,3 +20,9 @@ class ExactPolyLR(PolyLR):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.total_iters = self.end - self.begin
+
+
+# also in MMEngine's root registry: code that builds the config's schedulers without the
+# 'mmseg' scope (MMEngine's own tools, a plain Runner) finds it too
+if 'ExactPolyLR' not in MMENGINE_PARAM_SCHEDULERS.module_dict:
+    MMENGINE_PARAM_SCHEDULERS.register_module(module=ExactPolyLR)

@@ -384,7 +384,11 @@ def run_mmrrsis(args) -> dict:
         if official['float64']:  # BaseModel.train_step, with the batch cast to float64
             with wrapper.optim_context(model):
                 data = model.data_preprocessor(_samples(batch), True)
-                data['inputs'] = data['inputs'].double()
+                # the official normalisation in float64 (MMSeg's preprocessor rounds the
+                # normalised image to float32: a 1e-7 difference of the inputs)
+                data['inputs'] = ((torch.from_numpy(batch['imgs']).permute(0, 3, 1, 2).double()
+                                   / 255. - torch.tensor(MEAN).double()[:, None, None])
+                                  / torch.tensor(STD).double()[:, None, None])
                 losses_ = model._run_forward(data, mode='loss')
             loss, log_vars = model.parse_losses(losses_)
             wrapper.backward(loss)

@@ -229,13 +229,13 @@ def run_official(args) -> None:
                                   amsgrad=False)
     total = args.iters_per_epoch * epochs
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda x: (1 - x / total)**0.9)
-    weight = torch.tensor([0.9, 1.1])
+    weight = torch.tensor([0.9, 1.1], dtype=dtype)  # train.py: FloatTensor in float32 runs
     losses, lrs = [], []
     for batch in make_batches(args.seed, args.steps):
         model.train()
-        image = (torch.from_numpy(batch['imgs']).permute(0, 3, 1, 2).float() / 255.
-                 - torch.tensor(MEAN)[:, None, None]) / torch.tensor(STD)[:, None, None]
-        image = image.to(dtype)
+        image = (torch.from_numpy(batch['imgs']).permute(0, 3, 1, 2).to(dtype) / 255.
+                 - torch.tensor(MEAN, dtype=dtype)[:, None, None]) / torch.tensor(
+                     STD, dtype=dtype)[:, None, None]
         ids, mask = tokenize(tok_dir, batch['texts'])
         target = torch.from_numpy(batch['targets'])
         if args.model == 'fianet':  # object / position masks of the decoupled text

@@ -363,13 +363,13 @@ def run_mmrrsis(args) -> dict:
         cfg.model.attn_impl = 'eager'
         cfg.model.text_encoder.attn_implementation = 'eager'
     model = MODELS.build(cfg.model)
+    if official['float64']:  # before loading: float32 parameters would round the weights
+        model.double()
     init = torch.load(osp.join(args.work_dir, 'official_init.pth'), map_location='cpu')
     state, _, unmapped = convert(init['model'], init['bert_model'])
     assert not unmapped, unmapped
     missing, unexpected = model.load_state_dict(state, strict=False)
     assert not missing and not unexpected, (missing, unexpected)
-    if official['float64']:
-        model.double()
     wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
     # the runner's conversion of an epoch-based scheduler (Runner.build_param_scheduler)
     (poly, ) = cfg.param_scheduler

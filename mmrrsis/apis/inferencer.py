@@ -228,19 +228,17 @@ class RRSISInferencer:
         """
         align = bool(getattr(self.model.decode_head, 'align_corners', False))
         if logits.shape[0] == 2:
-            d = (logits[1] - logits[0]).float()
-        elif logits.shape[0] == 1:  # sigmoid head: the threshold in logit space
+            d, cut = (logits[1] - logits[0]).float(), 0.0
+        elif logits.shape[0] == 1:  # sigmoid head: its threshold, in logit space
             threshold = float(getattr(self.model.decode_head, 'threshold', 0.5) or 0.5)
-            d = logits[0].float() - float(np.log(threshold / (1 - threshold)))
+            d, cut = logits[0].float(), float(np.log(threshold / (1 - threshold)))
         else:
             raise ValueError(f'RRSISInferencer expects 1 or 2 output channels, got '
                              f'{logits.shape[0]}')
         if tuple(d.shape) != tuple(ori_shape):
             d = F.interpolate(d[None, None], size=tuple(ori_shape), mode='bilinear',
                               align_corners=align)[0, 0]
-        mask = (d > 0).to(torch.uint8).cpu().numpy()
-        if logits.shape[0] == 1:
-            d = d + float(np.log(threshold / (1 - threshold)))
+        mask = (d > cut).to(torch.uint8).cpu().numpy()
         return mask, torch.sigmoid_(d).cpu().numpy()
 
     @staticmethod

@@ -75,3 +75,34 @@ def tiny_segmentor_cfg(text_dir: str, text_dim: int = 32, backbone: str = 'lavt'
         cfg['neck'] = neck
     from mmengine.config import ConfigDict
     return ConfigDict(cfg)
+
+
+def tiny_training_options(data_root: str, text_dir: str, img_size: int = 64,
+                          max_iters: int = 4, val_interval: int = 2,
+                          ckpt_interval: int = 2) -> dict:
+    """Options (``Config.merge_from_dict`` keys) that shrink the LAVT demo config
+    ``configs/lavt/lavt_swin-tiny_minilm_1xb16-2k_synth-128x128.py`` to a few seconds on the
+    CPU: a tiny offline text encoder, one Swin block per stage, ``img_size`` px, batch 2, no
+    dataloader workers. ``[f'{k}={v}' for k, v in options.items()]`` gives the same as
+    ``--cfg-options`` of the tools.
+    """
+    size = (img_size, img_size)
+    opts = {
+        'model.text_encoder.name_or_path': text_dir,
+        'model.text_encoder.trainable_layers': None,
+        'model.backbone.text_dim': 32,
+        'model.backbone.depths': [1, 1, 1, 1],
+        'model.backbone.pretrain_img_size': img_size,
+        'model.data_preprocessor.size': size,
+        'train_dataloader.batch_size': 2,
+        'train_cfg.max_iters': max_iters,
+        'train_cfg.val_interval': val_interval,
+        'default_hooks.checkpoint.interval': ckpt_interval,
+        'default_hooks.logger.interval': 1,
+    }
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        opts[f'{loader}.dataset.data_root'] = data_root
+        opts[f'{loader}.num_workers'] = 0
+        opts[f'{loader}.persistent_workers'] = False
+        opts[f'{loader}.dataset.pipeline.2.scale'] = size  # the Resize step of synth.py
+    return opts

@@ -205,14 +205,11 @@ def test_jsonl_expression_must_be_a_string_at_load_time(tmp_path, sent):
 
 
 def test_refer_sentence_must_be_a_string_at_load_time(synth):
-    root = Path(synth) if not isinstance(synth, Path) else synth
-    refs_path = next(root.glob('**/refs(unc).p'), None)
-    if refs_path is None:
-        pytest.skip('no REFER-format synthetic set in this fixture')
+    (refs_path, ) = synth.glob('**/refs(unc).p')  # the fixture writes the RRSIS-D layout
     refs = pickle.load(open(refs_path, 'rb'))
     split = refs[0]['split']
     refs[0]['sentences'][0]['raw'] = None
-    bad_root = root.parent / 'refer_null_sent'
+    bad_root = synth.parent / 'refer_null_sent'
     import shutil
     shutil.copytree(refs_path.parent.parent, bad_root, dirs_exist_ok=True)
     pickle.dump(refs, open(bad_root / refs_path.parent.name / refs_path.name, 'wb'))

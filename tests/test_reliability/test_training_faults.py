@@ -13,7 +13,7 @@ from mmengine.fileio.backends import LocalBackend
 from mmengine.runner import Runner
 
 from mmrrsis.datasets.synthetic import generate_synthetic_dataset
-from mmrrsis.testing import make_tiny_bert
+from mmrrsis.testing import make_tiny_bert, tiny_training_options
 from mmrrsis.utils.training import check_resume, stopped_message
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,25 +35,10 @@ def tiny_cfg(assets, work_dir, max_iters=6, interval=2, **options) -> Config:
     _, data_root, bert = assets
     cfg = Config.fromfile(str(CONFIG))
     cfg.merge_from_dict({
-        'model.text_encoder.name_or_path': bert,
-        'model.text_encoder.trainable_layers': None,
-        'model.backbone.text_dim': 32,
-        'model.backbone.depths': [1, 1, 1, 1],
-        'model.backbone.pretrain_img_size': SIZE,
-        'model.data_preprocessor.size': (SIZE, SIZE),
-        'train_dataloader.batch_size': 2,
-        'train_cfg.max_iters': max_iters,
-        'train_cfg.val_interval': interval,
-        'default_hooks.checkpoint.interval': interval,
-        'default_hooks.logger.interval': 1,
+        **tiny_training_options(data_root, bert, SIZE, max_iters, interval, interval),
         'work_dir': str(work_dir),
         **options,
     })
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[loader].dataset.data_root = data_root
-        cfg[loader].num_workers = 0
-        cfg[loader].persistent_workers = False
-        cfg[loader].dataset.pipeline[2].scale = (SIZE, SIZE)
     cfg.train_dataloader.sampler = dict(type='InfiniteSampler', shuffle=False)
     return cfg
 
@@ -144,11 +129,9 @@ def test_nan_loss_skip_mode_skips_the_step(one_thread):
     """``action='skip'``: the weights do not move on a NaN loss, finite steps go on."""
     from types import SimpleNamespace
 
-    from mmengine.logging import MessageHub
     from mmengine.optim import OptimWrapper
 
     from mmrrsis.engine.hooks import NonFiniteLossHook
-    MessageHub.get_instance('nonfinite_test')
     model = torch.nn.Linear(3, 1)
     wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
     runner = SimpleNamespace(optim_wrapper=wrapper, iter=6, epoch=0)

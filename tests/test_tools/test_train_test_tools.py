@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from mmrrsis.datasets.synthetic import generate_synthetic_dataset
-from mmrrsis.testing.tiny_models import make_tiny_bert
+from mmrrsis.testing.tiny_models import make_tiny_bert, tiny_training_options
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = 'configs/lavt/lavt_swin-tiny_minilm_1xb16-2k_synth-128x128.py'
@@ -40,25 +40,8 @@ def assets(tmp_path_factory):
 
 def tiny_cfg_options(assets, max_iters=4, val_interval=2, ckpt_interval=2):
     """``--cfg-options`` that shrink the demo config to a few seconds on the CPU."""
-    size = f'({IMG_SIZE},{IMG_SIZE})'
-    opts = {
-        'model.text_encoder.name_or_path': assets.bert,
-        'model.text_encoder.trainable_layers': 'None',
-        'model.backbone.text_dim': 32,
-        'model.backbone.depths': '[1,1,1,1]',
-        'model.backbone.pretrain_img_size': IMG_SIZE,
-        'model.data_preprocessor.size': size,
-        'train_dataloader.batch_size': 2,
-        'train_cfg.max_iters': max_iters,
-        'train_cfg.val_interval': val_interval,
-        'default_hooks.checkpoint.interval': ckpt_interval,
-        'default_hooks.logger.interval': 1,
-    }
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        opts[f'{loader}.dataset.data_root'] = assets.data_root
-        opts[f'{loader}.num_workers'] = 0
-        opts[f'{loader}.persistent_workers'] = 'False'
-        opts[f'{loader}.dataset.pipeline.2.scale'] = size  # the Resize step of synth.py
+    opts = tiny_training_options(assets.data_root, assets.bert, IMG_SIZE, max_iters,
+                                 val_interval, ckpt_interval)
     return [f'{k}={v}' for k, v in opts.items()]
 
 

@@ -235,8 +235,8 @@ class LoadRRSISImageFromFile(MMCVLoadImageFromFile):
     An image that cannot be read (missing, corrupt, changed during a run) raises an error that
     names the file (``on_error='raise'``, the default). ``on_error='skip'`` instead logs the
     file with a running count and returns None, so that a *training* dataset draws another
-    sample (MMEngine's ``BaseDataset`` refetch); evaluation always raises (a skipped test sample
-    would change the metric).
+    sample (MMEngine's ``BaseDataset`` refetch). Use it in train pipelines only: a test-mode
+    dataset refuses the None (a skipped test sample would change the metric).
 
     Args:
         imdecode_backend (str): Defaults to ``'pillow'``.
@@ -296,7 +296,7 @@ class LoadRRSISImageFromFile(MMCVLoadImageFromFile):
         try:
             return self._load(results)
         except (FileNotFoundError, ValueError) as e:
-            if self.on_error == 'raise' or results.get('test_mode', False):
+            if self.on_error == 'raise':
                 raise
             self.num_skipped += 1
             print_log(f'LoadRRSISImageFromFile(on_error=skip): skipped an unreadable image '

@@ -23,16 +23,6 @@ def _fsync_file(path: str) -> None:
         os.close(fd)
 
 
-def atomic_write_text(path: str, text: str) -> None:
-    """Write a small text file (``last_checkpoint``) by a rename: never half-written."""
-    tmp = path + TMP_SUFFIX
-    with open(tmp, 'w') as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 @HOOKS.register_module()
 class SafeCheckpointHook(CheckpointHook):
     """MMEngine's :class:`~mmengine.hooks.CheckpointHook` with writes that lose nothing.
@@ -40,8 +30,10 @@ class SafeCheckpointHook(CheckpointHook):
     MMEngine writes a checkpoint in place and, with ``max_keep_ckpts`` or ``save_best``,
     deletes the previous one *before* writing the new one: a kill or a full disk during the
     write leaves a truncated file and nothing to resume from (``last_checkpoint`` may even
-    point at a deleted file). Here every checkpoint (regular and best) and ``last_checkpoint``
-    are written to ``<name>.tmp``, flushed to disk and renamed into place (atomic on POSIX);
+    point at a deleted file). Here every checkpoint (regular and best) is
+    written to ``<name>.tmp``, flushed to disk and renamed into place (atomic on POSIX);
+    MMEngine then writes ``last_checkpoint`` (a path, after the rename: a garbled or missing
+    target makes ``tools/train.py --resume`` fall back to the newest intact checkpoint);
     the files MMEngine would delete are deleted only after the new file is in place. A failed
     write (e.g. no space left) deletes its temporary file, keeps every older checkpoint and
     stops the run with a message that lists them. Leftover ``.tmp`` files of a killed run are
@@ -84,7 +76,6 @@ class SafeCheckpointHook(CheckpointHook):
         written: List[str] = []
         backend = self.file_backend
         remove, save = backend.remove, runner.save_checkpoint
-        last_file = osp.join(runner.work_dir, 'last_checkpoint')
 
         def defer_remove(path):
             deferred.append(path)
@@ -122,9 +113,6 @@ class SafeCheckpointHook(CheckpointHook):
             self._in_safe_write = False
         # only reached when every write succeeded: now the replaced files may go
         if is_main_process():
-            if osp.isfile(last_file):  # MMEngine wrote it in place: make it durable
-                with open(last_file) as f:
-                    atomic_write_text(last_file, f.read())
             for path in deferred:
                 if path not in written and osp.isfile(path):
                     remove(path)

@@ -7,13 +7,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
-from mmengine.model.weight_init import trunc_normal_init
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType
 from torch import Tensor
 
 from ..layers.attention import sdpa
-from .tmem_neck import scale_aware_gate
+from .tmem_neck import LINEAR_TRUNC_NORMAL_INIT, scale_aware_gate
 
 
 class CIMFeedForward(nn.Module):
@@ -159,7 +158,8 @@ class CIMNeck(BaseModule):
         mlp_ratio (int): Of the feed-forwards. Defaults to 2.
         norm_cfg (dict): Norm of the gates' convolutions. Defaults to BN.
         align_corners (bool): Of the gates' upsampling. Defaults to False (reference).
-        init_cfg (dict, optional): Initialization config.
+        init_cfg (dict, optional): Initialization config. Defaults to
+            ``LINEAR_TRUNC_NORMAL_INIT`` (the official initialisation of its linears).
     """
 
     def __init__(self,
@@ -171,7 +171,7 @@ class CIMNeck(BaseModule):
                  mlp_ratio: int = 2,
                  norm_cfg: ConfigType = dict(type='BN', requires_grad=True),
                  align_corners: bool = False,
-                 init_cfg: OptConfigType = None) -> None:
+                 init_cfg: OptConfigType = LINEAR_TRUNC_NORMAL_INIT) -> None:
         super().__init__(init_cfg=init_cfg)
         self.in_channels = list(in_channels)
         dim = sum(self.in_channels)
@@ -190,16 +190,6 @@ class CIMNeck(BaseModule):
         self.local_embeds = nn.ModuleList([ConvModule(c, c, **conv) for c in in_channels])
         self.global_acts = nn.ModuleList([ConvModule(c, c, **conv) for c in in_channels])
         self.global_embeds = nn.ModuleList([ConvModule(c, c, **conv) for c in in_channels])
-
-    def init_weights(self) -> None:
-        """As the official code, where this module lives inside the backbone and its
-        ``init_weights`` gives every ``nn.Linear`` trunc-normal (std 0.02) weights and zero
-        biases; the convolutions keep their own. An ``init_cfg`` replaces this."""
-        super().init_weights()
-        if self.init_cfg is None:
-            for m in self.modules():
-                if isinstance(m, nn.Linear):
-                    trunc_normal_init(m, std=.02, bias=0.)
 
     def forward(self, inputs: Sequence[Tensor]) -> Tuple[Tensor, ...]:
         """Levels (B, C_i, H_i, W_i), finest first -> the same shapes."""

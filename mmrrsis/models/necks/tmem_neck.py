@@ -6,12 +6,16 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn import ConvModule, build_activation_layer, build_norm_layer
 from mmengine.model import BaseModule
-from mmengine.model.weight_init import trunc_normal_init
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType
 from torch import Tensor
 
 from ..layers import SpatialImageLanguageAttention
+
+#: The official RMSIN / FIANet build CIM and TMEM inside the backbone, whose ``init_weights``
+#: gives every ``nn.Linear`` trunc-normal (std 0.02) weights and zero biases (the convolutions
+#: keep their own): the default ``init_cfg`` of both necks.
+LINEAR_TRUNC_NORMAL_INIT = dict(type='TruncNormal', layer='Linear', std=0.02, bias=0.)
 
 
 def scale_aware_gate(x: Tensor, g: Tensor, local_embed: nn.Module, global_act: nn.Module,
@@ -93,7 +97,8 @@ class TMEMNeck(BaseModule):
         mlp_ratio (float): FFN ratio of the blocks. Defaults to 2.
         norm_cfg (dict): Norm of the convolutions. Defaults to ``dict(type='BN')``.
         align_corners (bool): Of the upsampling. Defaults to False (reference).
-        init_cfg (dict | list[dict], optional): Initialization config. Defaults to None.
+        init_cfg (dict | list[dict], optional): Initialization config. Defaults to
+            :data:`LINEAR_TRUNC_NORMAL_INIT` (the official initialisation of its linears).
     """
 
     def __init__(self,
@@ -104,7 +109,7 @@ class TMEMNeck(BaseModule):
                  mlp_ratio: float = 2.,
                  norm_cfg: ConfigType = dict(type='BN', requires_grad=True),
                  align_corners: bool = False,
-                 init_cfg: OptConfigType = None) -> None:
+                 init_cfg: OptConfigType = LINEAR_TRUNC_NORMAL_INIT) -> None:
         super().__init__(init_cfg=init_cfg)
         if num_blocks < 1:
             raise ValueError(f'num_blocks must be >= 1, got {num_blocks}')
@@ -121,16 +126,6 @@ class TMEMNeck(BaseModule):
         self.local_embeds = nn.ModuleList([ConvModule(c, c, **conv) for c in in_channels])
         self.global_acts = nn.ModuleList([ConvModule(c, c, **conv) for c in in_channels])
         self.global_embeds = nn.ModuleList([ConvModule(c, c, **conv) for c in in_channels])
-
-    def init_weights(self) -> None:
-        """As the official code, where this module lives inside the backbone and its
-        ``init_weights`` gives every ``nn.Linear`` trunc-normal (std 0.02) weights and zero
-        biases; the convolutions keep their own. An ``init_cfg`` replaces this."""
-        super().init_weights()
-        if self.init_cfg is None:
-            for m in self.modules():
-                if isinstance(m, nn.Linear):
-                    trunc_normal_init(m, std=.02, bias=0.)
 
     def forward(self, inputs: Sequence[Tensor], text_feats: Tensor,
                 text_mask: Optional[Tensor] = None) -> Tuple[Tensor, ...]:
